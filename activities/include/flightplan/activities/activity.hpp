@@ -1,0 +1,77 @@
+#pragma once
+// What an activity worker is: a named operation that takes JSON arguments and returns a JSON result
+// or a failure. Activities are deterministic given their request (time arrives in the request), keep
+// their own state, and honour the idempotency key: the same key returns the first result again and
+// never repeats a side effect.
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace flightplan::activities {
+
+struct ActivityRequest {
+  std::string workflow_id;
+  std::string activity;         // e.g. "drone.schedule"
+  std::string idempotency_key;  // "<workflow id>/<task reference>/<activity id>"; stable across attempts
+  int attempt = 1;
+  nlohmann::json arguments;
+  std::int64_t now_ms = 0;      // the (possibly virtual) time at which the activity runs
+};
+
+// An RFC 7807-shaped failure. `retryable == false` tells the engine not to retry (e.g. bad input).
+struct ActivityFailure {
+  std::string type;
+  int status = 500;
+  std::string title;
+  std::string detail;
+  bool retryable = true;
+};
+
+struct ActivityResult {
+  bool ok = true;
+  nlohmann::json output;
+  ActivityFailure failure;
+
+  static ActivityResult success(nlohmann::json output);
+  static ActivityResult fail(std::string type, int status, std::string title, std::string detail = {},
+                             bool retryable = true);
+};
+
+// What the host offers an activity beyond returning a result: delayed signals to a workflow (the
+// simulated drone reports `delivered` when it lands). In virtual time the delay is virtual.
+class ActivityHost {
+ public:
+  virtual ~ActivityHost() = default;
+  virtual void send_signal(const std::string& workflow_id, const std::string& signal, nlohmann::json payload,
+                           std::int64_t delay_ms) = 0;
+};
+
+class Activity {
+ public:
+  virtual ~Activity() = default;
+  virtual ActivityResult execute(const ActivityRequest& request, ActivityHost& host) = 0;
+};
+
+// Name -> activity. A name is "<queue>.<operation>"; the queue is the part before the first dot.
+class ActivityRegistry {
+ public:
+  void add(std::string name, std::shared_ptr<Activity> activity);
+  Activity* find(std::string_view name) const;
+  bool contains(std::string_view name) const { return find(name) != nullptr; }
+  std::vector<std::string> names() const;
+
+ private:
+  std::map<std::string, std::shared_ptr<Activity>, std::less<>> activities_;
+};
+
+// Registers the drone-delivery activities (account.*, package.*, transport.*, drone.*, delivery.*)
+// with fresh state. Each call creates an independent set of services.
+void register_delivery_activities(ActivityRegistry& registry);
+
+}  // namespace flightplan::activities

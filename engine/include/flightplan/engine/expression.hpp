@@ -1,0 +1,104 @@
+#pragma once
+// Runtime expressions: jq programs evaluated with libjq. A program is compiled once (per definition)
+// and evaluated many times with different input and variables. libjq types never leak out of
+// expression.cpp.
+//
+// Determinism: programs are compiled with jq's clock, environment and I/O builtins (`now`, `env`,
+// `$ENV`, `input`, `inputs`, `debug`, `stderr`, `input_filename`, `halt`, `halt_error`, ...) replaced
+// by definitions that raise an error, so an expression is a pure function of its arguments.
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <mutex>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace flightplan::engine {
+
+// A jq variable binding for one evaluation: `$name` -> value. The pointer must outlive evaluate().
+struct Binding {
+  std::string_view name;
+  const nlohmann::json* value;
+};
+using Bindings = std::span<const Binding>;
+
+class ExpressionError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The variables every expression may use (the DSL's runtime expression arguments).
+// Scoped variables (a `for` loop's `each`/`at`, a `catch`'s `as`) are added by the compiler.
+inline constexpr std::string_view standard_variables[] = {"context", "input",   "output", "task",
+                                                          "workflow", "runtime", "secrets"};
+
+class Expression {
+ public:
+  // Compiles `source` (the text inside `${ }`, or a bare expression). `variables` are the names
+  // (without `$`) that evaluate() may bind; referring to any other variable is a compile error.
+  // Throws ExpressionError with jq's message when the program does not compile.
+  static std::shared_ptr<const Expression> compile(std::string_view source,
+                                                   const std::vector<std::string>& variables);
+  ~Expression();
+  Expression(const Expression&) = delete;
+  Expression& operator=(const Expression&) = delete;
+
+  // Evaluates against `input`. Variables not present in `bindings` are bound to null. Returns the
+  // first value the program produces, or null when it produces none. Throws ExpressionError when
+  // evaluation raises an error (message names the expression).
+  nlohmann::json evaluate(const nlohmann::json& input, Bindings bindings) const;
+
+  // True when the first produced value is truthy in jq's sense (anything but false and null).
+  bool test(const nlohmann::json& input, Bindings bindings) const;
+
+  const std::string& source() const { return source_; }
+
+ private:
+  struct Impl;
+  Expression(std::string source, std::vector<std::string> variables, std::unique_ptr<Impl> impl);
+  std::string source_;
+  std::vector<std::string> variables_;
+  std::unique_ptr<Impl> impl_;
+  // libjq state is not re-entrant; one evaluation at a time per compiled program.
+  mutable std::mutex mutex_;
+};
+using ExpressionPtr = std::shared_ptr<const Expression>;
+
+// If `text` is a runtime expression `${ ... }` (surrounding whitespace allowed), returns the inner
+// program text; otherwise returns nullopt.
+std::optional<std::string_view> unwrap_expression(std::string_view text);
+
+// A JSON value in which any string of the form `${ ... }` is an expression, at any depth. Rendering
+// replaces each such string by the expression's result. Constant templates render without jq.
+class ValueTemplate {
+ public:
+  struct CompileError {
+    std::string pointer;  // JSON pointer, relative to the template root, of the failing string
+    std::string message;
+  };
+
+  ValueTemplate() = default;
+  // Compiles every expression in `value`. On failure throws CompileError (first failure).
+  static ValueTemplate compile(const nlohmann::json& value, const std::vector<std::string>& variables);
+  // Compiles a value that must be an expression (a string, with or without `${ }`), as `if`, `when`,
+  // `for.in`, `input.from` strings etc. are; a non-string value is a constant.
+  static ValueTemplate compile_expression(const nlohmann::json& value,
+                                          const std::vector<std::string>& variables);
+
+  nlohmann::json render(const nlohmann::json& input, Bindings bindings) const;
+  bool is_constant() const { return expressions_.empty(); }
+  const nlohmann::json& raw() const { return raw_; }
+
+ private:
+  struct Slot {
+    nlohmann::json::json_pointer pointer;
+    ExpressionPtr expression;
+  };
+  nlohmann::json raw_;
+  std::vector<Slot> expressions_;
+};
+
+}  // namespace flightplan::engine
