@@ -11,7 +11,7 @@ target_include_directories(flightplan_jq SYSTEM INTERFACE ${JQ_INCLUDE_DIR})
 target_link_libraries(flightplan_jq INTERFACE ${JQ_LIBRARY})
 
 if(FLIGHTPLAN_BUILD_TESTS)
-  find_package(Boost 1.81 EXACT REQUIRED COMPONENTS unit_test_framework)
+  find_package(Boost 1.81.0 EXACT REQUIRED COMPONENTS unit_test_framework CONFIG)
 endif()
 if(FLIGHTPLAN_BUILD_BENCHMARKS)
   find_package(benchmark REQUIRED)

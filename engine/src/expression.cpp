@@ -1,1 +1,404 @@
-// placeholder
+// jq expressions through libjq 1.6. Everything libjq-specific stays in this file.
+//
+// A compiled program has the shape
+//   <sandbox prelude> . as [$__fp_in, $ENV, $v1, $v2, ...] | $__fp_in | (\n<source>\n)
+// and is started with the array [input, null, value of $v1, value of $v2, ...]. Binding variables by
+// destructuring lets one compiled program serve every evaluation (jq_compile_args would bake values
+// into the bytecode), and binding `$ENV` to null hides the process environment.
+#include "flightplan/engine/expression.hpp"
+
+extern "C" {
+#include <jq.h>
+#include <jv.h>
+}
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <utility>
+
+namespace flightplan::engine {
+namespace {
+
+using nlohmann::json;
+
+// Values nested deeper than this are refused rather than risking the stack in the recursive
+// conversions below (and in libjq's own recursive routines).
+constexpr int nesting_depth_max = 1000;
+
+// Integers up to 2^53 survive the round trip through a double exactly.
+constexpr double exact_integer_max = 9007199254740992.0;
+
+// Definitions placed before every program. jq resolves names lexically, so these shadow the builtins
+// for the user's source: clock, environment, host and I/O builtins raise an error, and the
+// diagnostic builtins become the identity. Pure date functions (mktime, gmtime, todate, fromdate,
+// strftime, strptime) stay available.
+constexpr std::string_view sandbox_prelude = R"jq(
+def __fp_unavailable($name; $why): error("\($name) is not available in flightplan expressions: \($why)");
+def now: __fp_unavailable("now"; "they must be deterministic (use $workflow.startedAt or $task.startedAt)");
+def localtime: __fp_unavailable("localtime"; "it depends on the host time zone (use gmtime)");
+def strflocaltime(f): __fp_unavailable("strflocaltime"; "it depends on the host time zone (use strftime)");
+def env: __fp_unavailable("env"; "they cannot read the process environment (use $secrets or $runtime)");
+def input: __fp_unavailable("input"; "they read only their input and variables");
+def inputs: __fp_unavailable("inputs"; "they read only their input and variables");
+def input_filename: __fp_unavailable("input_filename"; "they read only their input and variables");
+def input_line_number: __fp_unavailable("input_line_number"; "they read only their input and variables");
+def debug: .;
+def stderr: .;
+def halt: __fp_unavailable("halt"; "use error(...) to fail");
+def halt_error: __fp_unavailable("halt_error"; "use error(...) to fail");
+def halt_error(f): __fp_unavailable("halt_error"; "use error(...) to fail");
+def get_search_list: __fp_unavailable("get_search_list"; "they cannot inspect the host");
+def get_jq_origin: __fp_unavailable("get_jq_origin"; "they cannot inspect the host");
+def get_prog_origin: __fp_unavailable("get_prog_origin"; "they cannot inspect the host");
+def modulemeta: __fp_unavailable("modulemeta"; "they cannot load modules");
+)jq";
+
+// Owns one jv reference and frees it on scope exit, so that an exception cannot leak jq values.
+class OwnedJv {
+ public:
+  explicit OwnedJv(jv value) : value_(value) {}
+  ~OwnedJv() { jv_free(value_); }
+  OwnedJv(const OwnedJv&) = delete;
+  OwnedJv& operator=(const OwnedJv&) = delete;
+  jv get() const { return value_; }
+  jv release() {
+    jv value = value_;
+    value_ = jv_invalid();
+    return value;
+  }
+  // Takes ownership of `value`, freeing the reference held so far.
+  void reset(jv value) {
+    jv_free(value_);
+    value_ = value;
+  }
+
+ private:
+  jv value_;
+};
+
+jv make_jv_string(const std::string& text) {
+  return jv_string_sized(text.data(), static_cast<int>(text.size()));
+}
+
+// The text of a jq string, which may contain NUL characters. Does not consume `value`.
+std::string string_of(jv value) {
+  const int length = jv_string_length_bytes(jv_copy(value));
+  return std::string(jv_string_value(value), static_cast<std::size_t>(length));
+}
+
+void check_depth(int depth) {
+  if (depth > nesting_depth_max) {
+    throw ExpressionError("value nested deeper than " + std::to_string(nesting_depth_max) + " levels");
+  }
+}
+
+jv to_jv(const json& value, int depth) {
+  check_depth(depth);
+  switch (value.type()) {
+    case json::value_t::null:
+    case json::value_t::discarded:
+      return jv_null();
+    case json::value_t::boolean:
+      return jv_bool(value.get<bool>());
+    case json::value_t::number_integer:
+      return jv_number(static_cast<double>(value.get<std::int64_t>()));
+    case json::value_t::number_unsigned:
+      return jv_number(static_cast<double>(value.get<std::uint64_t>()));
+    case json::value_t::number_float:
+      return jv_number(value.get<double>());
+    case json::value_t::string:
+      return make_jv_string(value.get_ref<const std::string&>());
+    case json::value_t::binary:
+      throw ExpressionError("binary values cannot be passed to jq expressions");
+    case json::value_t::array: {
+      OwnedJv array(jv_array_sized(static_cast<int>(value.size())));
+      for (const json& element : value) {
+        jv converted = to_jv(element, depth + 1);
+        array.reset(jv_array_append(array.release(), converted));
+      }
+      return array.release();
+    }
+    case json::value_t::object: {
+      OwnedJv object(jv_object());
+      for (const auto& [key, element] : value.items()) {
+        jv converted = to_jv(element, depth + 1);
+        object.reset(jv_object_set(object.release(), make_jv_string(key), converted));
+      }
+      return object.release();
+    }
+  }
+  return jv_null();
+}
+
+json number_to_json(double number) {
+  if (!std::isfinite(number)) return nullptr;
+  if (std::trunc(number) == number && std::fabs(number) <= exact_integer_max) {
+    return static_cast<std::int64_t>(number);
+  }
+  return number;
+}
+
+// Converts without consuming `value` (the caller keeps its reference).
+json from_jv(jv value, int depth) {
+  check_depth(depth);
+  switch (jv_get_kind(value)) {
+    case JV_KIND_NULL:
+    case JV_KIND_INVALID:
+      return nullptr;
+    case JV_KIND_FALSE:
+      return false;
+    case JV_KIND_TRUE:
+      return true;
+    case JV_KIND_NUMBER:
+      return number_to_json(jv_number_value(value));
+    case JV_KIND_STRING:
+      return string_of(value);
+    case JV_KIND_ARRAY: {
+      json array = json::array();
+      const int length = jv_array_length(jv_copy(value));
+      for (int i = 0; i < length; ++i) {
+        OwnedJv element(jv_array_get(jv_copy(value), i));
+        array.push_back(from_jv(element.get(), depth + 1));
+      }
+      return array;
+    }
+    case JV_KIND_OBJECT: {
+      json object = json::object();
+      for (int it = jv_object_iter(value); jv_object_iter_valid(value, it);
+           it = jv_object_iter_next(value, it)) {
+        OwnedJv key(jv_object_iter_key(value, it));
+        OwnedJv element(jv_object_iter_value(value, it));
+        object[string_of(key.get())] = from_jv(element.get(), depth + 1);
+      }
+      return object;
+    }
+  }
+  return nullptr;
+}
+
+// Renders any jv as text: strings as they are, other values as compact JSON. Consumes `value`.
+std::string describe_jv(jv value) {
+  if (jv_get_kind(value) == JV_KIND_STRING) {
+    OwnedJv owned(value);
+    return string_of(owned.get());
+  }
+  return describe_jv(jv_dump_string(value, 0));
+}
+
+bool is_identifier(std::string_view name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name.front()))) return false;
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  }
+  return true;
+}
+
+std::string_view trim(std::string_view text) {
+  constexpr std::string_view whitespace = " \t\n\r\f\v";
+  const auto begin = text.find_first_not_of(whitespace);
+  if (begin == std::string_view::npos) return {};
+  const auto end = text.find_last_not_of(whitespace);
+  return text.substr(begin, end - begin + 1);
+}
+
+}  // namespace
+
+struct Expression::Impl {
+  jq_state* jq = nullptr;
+  std::vector<std::string> messages;
+
+  Impl() = default;
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+  ~Impl() {
+    if (jq != nullptr) jq_teardown(&jq);
+  }
+
+  // Receives jq's diagnostics (compile errors) instead of letting libjq print them to stderr.
+  // No exception may unwind through libjq's C frames; a message lost to bad_alloc is acceptable.
+  static void collect_message(void* data, jv message) {
+    try {
+      static_cast<Impl*>(data)->messages.push_back(describe_jv(message));
+    } catch (...) {
+    }
+  }
+
+  std::string compile_messages() const;
+};
+
+namespace {
+
+// Turns one libjq compile diagnostic into text about the user's source: drops the "jq: error:"
+// prefix and the shell-quoting hint, and rewrites the location relative to the source's first line.
+std::string clean_compile_message(std::string message, int source_first_line, int source_line_count) {
+  constexpr std::string_view prefix = "jq: error: ";
+  if (message.starts_with(prefix)) message.erase(0, prefix.size());
+  constexpr std::string_view shell_hint = " (Unix shell quoting issues?)";
+  if (auto at = message.find(shell_hint); at != std::string::npos) message.erase(at, shell_hint.size());
+  constexpr std::string_view location = " at <top-level>, line ";
+  const auto at = message.find(location);
+  if (at == std::string::npos) return std::string(trim(message));
+  const int program_line = std::atoi(message.c_str() + at + location.size());
+  const int source_line = program_line - source_first_line + 1;
+  message.erase(at);
+  if (source_line >= 1 && source_line <= source_line_count && source_line_count > 1) {
+    message += " (line " + std::to_string(source_line) + ")";
+  }
+  return std::string(trim(message));
+}
+
+}  // namespace
+
+std::string Expression::Impl::compile_messages() const {
+  std::string joined;
+  for (const std::string& message : messages) {
+    // libjq ends with a summary ("jq: 1 compile error") that adds nothing to the messages before it.
+    if (message.starts_with("jq: ") && message.find("compile error") != std::string::npos) continue;
+    if (!joined.empty()) joined += "; ";
+    joined += message;
+  }
+  return joined.empty() ? "the program does not compile" : joined;
+}
+
+Expression::Expression(std::string source, std::vector<std::string> variables, std::unique_ptr<Impl> impl)
+    : source_(std::move(source)), variables_(std::move(variables)), impl_(std::move(impl)) {}
+
+Expression::~Expression() = default;
+
+std::shared_ptr<const Expression> Expression::compile(std::string_view source,
+                                                      const std::vector<std::string>& variables) {
+  const std::string quoted = "`" + std::string(source) + "`";
+  if (trim(source).empty()) throw ExpressionError("invalid jq expression " + quoted + ": it is empty");
+  if (source.find('\0') != std::string_view::npos) {
+    throw ExpressionError("invalid jq expression " + quoted + ": it contains a NUL character");
+  }
+  std::string header = ". as [$__fp_in, $ENV";
+  for (const std::string& name : variables) {
+    // Names starting with "__" are reserved for the wrapper ($__fp_in).
+    if (!is_identifier(name) || name.starts_with("__")) {
+      throw ExpressionError("invalid jq expression " + quoted + ": variable name \"" + name +
+                            "\" is not an identifier or is reserved");
+    }
+    header += ", $" + name;
+  }
+  header += "] | $__fp_in | (\n";
+  const std::string prefix = std::string(sandbox_prelude) + header;
+  const std::string program = prefix + std::string(source) + "\n)";
+  const int source_first_line = static_cast<int>(std::count(prefix.begin(), prefix.end(), '\n')) + 1;
+
+  auto impl = std::make_unique<Impl>();
+  impl->jq = jq_init();
+  if (impl->jq == nullptr) throw ExpressionError("jq could not be initialised (out of memory)");
+  jq_set_error_cb(impl->jq, &Impl::collect_message, impl.get());
+  if (!jq_compile(impl->jq, program.c_str())) {
+    const int line_count = static_cast<int>(std::count(source.begin(), source.end(), '\n')) + 1;
+    for (std::string& message : impl->messages) {
+      message = clean_compile_message(std::move(message), source_first_line, line_count);
+    }
+    throw ExpressionError("invalid jq expression " + quoted + ": " + impl->compile_messages());
+  }
+  impl->messages.clear();
+  return std::shared_ptr<const Expression>(new Expression(std::string(source), variables, std::move(impl)));
+}
+
+nlohmann::json Expression::evaluate(const nlohmann::json& input, Bindings bindings) const {
+  // The arguments are fresh jq values shared with nothing, so they may be built before locking.
+  // Everything that touches values owned by the jq_state (results may share the program's
+  // constants, whose reference counts are not atomic) happens under the lock.
+  OwnedJv arguments(jv_array_sized(static_cast<int>(variables_.size()) + 2));
+  arguments.reset(jv_array_append(arguments.release(), to_jv(input, 1)));
+  arguments.reset(jv_array_append(arguments.release(), jv_null()));
+  for (const std::string& name : variables_) {
+    jv value = jv_null();
+    for (const Binding& binding : bindings) {
+      if (binding.name == name && binding.value != nullptr) {
+        jv_free(value);
+        value = to_jv(*binding.value, 1);
+        break;
+      }
+    }
+    arguments.reset(jv_array_append(arguments.release(), value));
+  }
+
+  std::lock_guard lock(mutex_);
+  jq_start(impl_->jq, arguments.release(), 0);
+  OwnedJv result(jq_next(impl_->jq));
+  // Restart on null so the state does not keep the last input alive until the next evaluation.
+  jq_start(impl_->jq, jv_null(), 0);
+  if (jv_is_valid(result.get())) return from_jv(result.get(), 1);
+  if (!jv_invalid_has_msg(jv_copy(result.get()))) return nullptr;  // the program produced no output
+  std::string message = describe_jv(jv_invalid_get_msg(result.release()));
+  throw ExpressionError("jq expression `" + source_ + "` failed: " + message);
+}
+
+bool Expression::test(const nlohmann::json& input, Bindings bindings) const {
+  const json result = evaluate(input, bindings);
+  return !(result.is_null() || (result.is_boolean() && !result.get<bool>()));
+}
+
+std::optional<std::string_view> unwrap_expression(std::string_view text) {
+  const std::string_view trimmed = trim(text);
+  if (trimmed.size() < 3 || !trimmed.starts_with("${") || !trimmed.ends_with("}")) return std::nullopt;
+  return trim(trimmed.substr(2, trimmed.size() - 3));
+}
+
+namespace {
+
+// Adds a slot for every expression string in `value`, depth first; `pointer` locates `value`.
+void collect_slots(const json& value, const json::json_pointer& pointer,
+                   const std::vector<std::string>& variables,
+                   std::vector<std::pair<json::json_pointer, ExpressionPtr>>& slots) {
+  if (value.is_string()) {
+    const auto source = unwrap_expression(value.get_ref<const std::string&>());
+    if (!source) return;
+    try {
+      slots.emplace_back(pointer, Expression::compile(*source, variables));
+    } catch (const ExpressionError& error) {
+      throw ValueTemplate::CompileError{pointer.to_string(), error.what()};
+    }
+  } else if (value.is_array()) {
+    for (std::size_t i = 0; i < value.size(); ++i) collect_slots(value[i], pointer / i, variables, slots);
+  } else if (value.is_object()) {
+    for (const auto& [key, element] : value.items()) collect_slots(element, pointer / key, variables, slots);
+  }
+}
+
+}  // namespace
+
+ValueTemplate ValueTemplate::compile(const nlohmann::json& value, const std::vector<std::string>& variables) {
+  std::vector<std::pair<json::json_pointer, ExpressionPtr>> slots;
+  collect_slots(value, json::json_pointer(), variables, slots);
+  ValueTemplate result;
+  result.raw_ = value;
+  for (auto& [pointer, expression] : slots) result.expressions_.push_back({pointer, std::move(expression)});
+  return result;
+}
+
+ValueTemplate ValueTemplate::compile_expression(const nlohmann::json& value,
+                                                const std::vector<std::string>& variables) {
+  ValueTemplate result;
+  result.raw_ = value;
+  if (!value.is_string()) return result;
+  const std::string& text = value.get_ref<const std::string&>();
+  const std::string_view source = unwrap_expression(text).value_or(std::string_view(text));
+  try {
+    result.expressions_.push_back({json::json_pointer(), Expression::compile(source, variables)});
+  } catch (const ExpressionError& error) {
+    throw CompileError{"", error.what()};
+  }
+  return result;
+}
+
+nlohmann::json ValueTemplate::render(const nlohmann::json& input, Bindings bindings) const {
+  if (expressions_.empty()) return raw_;
+  // Slots are leaves (strings), so replacing one never moves another.
+  json rendered = raw_;
+  for (const Slot& slot : expressions_) rendered[slot.pointer] = slot.expression->evaluate(input, bindings);
+  return rendered;
+}
+
+}  // namespace flightplan::engine

@@ -1,3 +1,671 @@
 #define BOOST_TEST_MODULE activities
 #include <boost/test/unit_test.hpp>
-BOOST_AUTO_TEST_CASE(placeholder) { BOOST_TEST(true); }
+
+#include "flightplan/activities/activity.hpp"
+#include "flightplan/activities/fault_injection.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+using flightplan::activities::Activity;
+using flightplan::activities::ActivityHost;
+using flightplan::activities::ActivityRegistry;
+using flightplan::activities::ActivityRequest;
+using flightplan::activities::ActivityResult;
+using flightplan::activities::FaultDecision;
+using flightplan::activities::FaultInjector;
+using flightplan::activities::FaultRule;
+using nlohmann::json;
+
+namespace {
+
+constexpr std::int64_t kNowMs = 1'795'235'554'000;  // 2026-11-21T04:32:34.000Z
+constexpr const char* kValidation = "https://serverlessworkflow.io/spec/1.0.0/errors/validation";
+constexpr const char* kNotFound = "https://flightplan.dev/errors/not-found";
+constexpr const char* kConflict = "https://flightplan.dev/errors/conflict";
+constexpr const char* kUnavailable = "https://flightplan.dev/errors/unavailable";
+
+// A route in Seattle whose expected figures were computed independently (haversine, R = 6371 km):
+// hangar -> pickup 1707.84 m, pickup -> drop-off 17390.60 m.
+const json kPickup = "47.6097,-122.3331";
+const json kDropoff = {{"latitude", 47.6740}, {"longitude", -122.1215}};
+
+struct SentSignal {
+  std::string workflow_id;
+  std::string name;
+  json payload;
+  std::int64_t delay_ms;
+};
+
+class RecordingHost : public ActivityHost {
+ public:
+  void send_signal(const std::string& workflow_id, const std::string& signal, json payload,
+                   std::int64_t delay_ms) override {
+    signals.push_back({workflow_id, signal, std::move(payload), delay_ms});
+  }
+  std::vector<SentSignal> signals;
+};
+
+struct Services {
+  Services() { register_delivery_activities(registry); }
+
+  // Calls `name`; an empty key means "no idempotency", so repeated calls really run again.
+  ActivityResult call(const std::string& name, json arguments, std::int64_t now_ms = kNowMs,
+                      const std::string& key = "", const std::string& workflow_id = "wf-1") {
+    Activity* activity = registry.find(name);
+    BOOST_REQUIRE_MESSAGE(activity != nullptr, "activity " << name << " is not registered");
+    const ActivityRequest request{workflow_id, name, key, 1, std::move(arguments), now_ms};
+    return activity->execute(request, host);
+  }
+
+  json schedule_args(const std::string& delivery_id, bool expedited = false) const {
+    return {{"deliveryId", delivery_id},
+            {"pickupLocation", kPickup},
+            {"dropOffLocation", kDropoff},
+            {"packageInfo", {{"size", "small"}, {"weight", 2.5}}},
+            {"expedited", expedited}};
+  }
+
+  ActivityRegistry registry;
+  RecordingHost host;
+};
+
+void check_failure(const ActivityResult& result, const std::string& type, int status, bool retryable,
+                   const std::string& detail) {
+  BOOST_REQUIRE(!result.ok);
+  BOOST_TEST(result.failure.type == type);
+  BOOST_TEST(result.failure.status == status);
+  BOOST_TEST(result.failure.retryable == retryable);
+  BOOST_TEST(result.failure.detail == detail);
+}
+
+void check_validation(const ActivityResult& result, const std::string& detail) {
+  check_failure(result, kValidation, 400, false, detail);
+}
+
+void check_location(const json& location, double latitude, double longitude, double altitude) {
+  BOOST_TEST(location.at("latitude").get<double>() == latitude, boost::test_tools::tolerance(1e-9));
+  BOOST_TEST(location.at("longitude").get<double>() == longitude, boost::test_tools::tolerance(1e-9));
+  BOOST_TEST(location.at("altitude").get<double>() == altitude);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(registry)
+
+BOOST_AUTO_TEST_CASE(registers_every_delivery_activity) {
+  Services services;
+  const std::vector<std::string> expected{
+      "account.check",  "delivery.cancel", "delivery.complete", "delivery.create", "delivery.get",
+      "drone.release",  "drone.schedule",  "drone.track",       "package.cancel",  "package.get",
+      "package.upsert", "transport.book",  "transport.cancel",  "transport.check"};
+  BOOST_TEST(services.registry.names() == expected, boost::test_tools::per_element());
+  BOOST_TEST(services.registry.find("drone.fly") == nullptr);
+  BOOST_TEST(!services.registry.contains("drone"));
+}
+
+BOOST_AUTO_TEST_CASE(rejects_duplicate_and_empty_registrations) {
+  Services services;
+  BOOST_CHECK_THROW(register_delivery_activities(services.registry), std::invalid_argument);
+  BOOST_CHECK_THROW(services.registry.add("x.y", nullptr), std::invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(result_factories) {
+  const ActivityResult ok = ActivityResult::success({{"a", 1}});
+  BOOST_TEST(ok.ok);
+  BOOST_TEST(ok.output == json({{"a", 1}}));
+  const ActivityResult failed = ActivityResult::fail("t", 418, "Teapot", "short and stout", false);
+  BOOST_TEST(!failed.ok);
+  BOOST_TEST(failed.failure.status == 418);
+  BOOST_TEST(failed.failure.title == "Teapot");
+  BOOST_TEST(failed.failure.detail == "short and stout");
+  BOOST_TEST(!failed.failure.retryable);
+}
+
+BOOST_AUTO_TEST_CASE(independent_registrations_do_not_share_state) {
+  Services first;
+  Services second;
+  for (int i = 0; i < 10; ++i)
+    BOOST_TEST(first.call("drone.schedule", first.schedule_args("d" + std::to_string(i))).ok);
+  const ActivityResult other = second.call("drone.schedule", second.schedule_args("d0"));
+  BOOST_REQUIRE(other.ok);
+  BOOST_TEST(other.output["droneId"] == "drone-001");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(account)
+
+BOOST_AUTO_TEST_CASE(active_inactive_and_unknown_owners) {
+  Services services;
+  BOOST_TEST(services.call("account.check", {{"ownerId", "fabrikam-42"}}).output ==
+             json({{"ownerId", "fabrikam-42"}, {"active", true}, {"name", "Business fabrikam-42"}}));
+  BOOST_TEST(services.call("account.check", {{"ownerId", "inactive-7"}}).output ==
+             json({{"ownerId", "inactive-7"}, {"active", false}, {"name", "Business inactive-7"}}));
+  check_failure(services.call("account.check", {{"ownerId", "unknown-3"}}), kNotFound, 404, false,
+                "account 'unknown-3' does not exist");
+}
+
+BOOST_AUTO_TEST_CASE(bad_arguments_name_the_field) {
+  Services services;
+  check_validation(services.call("account.check", json::object()), "missing required field 'ownerId'");
+  check_validation(services.call("account.check", {{"ownerId", 5}}), "field 'ownerId' must be a string");
+  check_validation(services.call("account.check", {{"ownerId", ""}}), "field 'ownerId' must not be empty");
+  check_validation(services.call("account.check", {{"ownerId", std::string(257, 'x')}}),
+                   "field 'ownerId' is longer than 256 characters");
+  check_validation(services.call("account.check", json::array()), "arguments must be a JSON object");
+  check_validation(services.call("account.check", {{"ownerId", nullptr}}),
+                   "missing required field 'ownerId'");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(package)
+
+BOOST_AUTO_TEST_CASE(upsert_get_cancel) {
+  Services services;
+  const json created = services
+                           .call("package.upsert", {{"packageId", "p1"},
+                                                    {"ownerId", "o1"},
+                                                    {"size", "small"},
+                                                    {"weight", 2.5},
+                                                    {"tag", "fragile"}})
+                           .output;
+  BOOST_TEST(created == json({{"packageId", "p1"},
+                              {"ownerId", "o1"},
+                              {"size", "small"},
+                              {"weight", 2.5},
+                              {"tag", "fragile"},
+                              {"status", "created"}}));
+  BOOST_TEST(services.call("package.get", {{"packageId", "p1"}}).output == created);
+  BOOST_TEST(services.call("package.cancel", {{"packageId", "p1"}}).output ==
+             json({{"packageId", "p1"}, {"status", "cancelled"}}));
+
+  // An update changes the details but keeps the status.
+  const json updated =
+      services
+          .call("package.upsert", {{"packageId", "p1"}, {"ownerId", "o1"}, {"size", "medium"}, {"weight", 4}})
+          .output;
+  BOOST_TEST(updated == json({{"packageId", "p1"},
+                              {"ownerId", "o1"},
+                              {"size", "medium"},
+                              {"weight", 4.0},
+                              {"tag", nullptr},
+                              {"status", "cancelled"}}));
+  BOOST_TEST(services.call("package.get", {{"packageId", "p1"}}).output == updated);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_packages_and_bad_fields) {
+  Services services;
+  check_failure(services.call("package.cancel", {{"packageId", "nope"}}), kNotFound, 404, false,
+                "package 'nope' does not exist");
+  check_failure(services.call("package.get", {{"packageId", "nope"}}), kNotFound, 404, false,
+                "package 'nope' does not exist");
+  const json good{{"packageId", "p1"}, {"ownerId", "o1"}, {"size", "small"}, {"weight", 1}};
+  json bad = good;
+  bad["size"] = "huge";
+  check_validation(services.call("package.upsert", bad),
+                   "field 'size' must be one of small, medium, large (got 'huge')");
+  bad = good;
+  bad["weight"] = 0;
+  check_validation(services.call("package.upsert", bad), "field 'weight' must be greater than 0");
+  bad["weight"] = "3";
+  check_validation(services.call("package.upsert", bad), "field 'weight' must be a number");
+  bad = good;
+  bad.erase("ownerId");
+  check_validation(services.call("package.upsert", bad), "missing required field 'ownerId'");
+  bad = good;
+  bad["tag"] = 7;
+  check_validation(services.call("package.upsert", bad), "field 'tag' must be a string");
+  // Nothing was stored by the failed upserts.
+  BOOST_TEST(!services.call("package.get", {{"packageId", "p1"}}).ok);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(transport)
+
+json check_args(double weight, const std::string& size, const json& dropoff) {
+  return {{"pickupLocation", "47.0,-122.0"},
+          {"dropOffLocation", dropoff},
+          {"packageInfo", {{"size", size}, {"weight", weight}}}};
+}
+
+BOOST_AUTO_TEST_CASE(third_party_thresholds) {
+  Services services;
+  const json near = "47.1,-122.0";  // 11.1 km due north
+  const auto check = [&](double weight, const std::string& size, const json& dropoff) {
+    return services.call("transport.check", check_args(weight, size, dropoff)).output;
+  };
+  BOOST_TEST(check(20.0, "medium", near) ==
+             json({{"thirdParty", false}, {"reason", "within drone payload and range limits"}}));
+  BOOST_TEST(check(20.5, "medium", near) ==
+             json({{"thirdParty", true},
+                   {"reason", "package weighs 20.5 kg, above the drone payload limit of 20 kg"}}));
+  BOOST_TEST(check(1.0, "large", near) ==
+             json({{"thirdParty", true}, {"reason", "large packages do not fit a drone"}}));
+  // One degree of latitude is 111194.93 m, so these are 29989 m and 30012 m.
+  BOOST_TEST(check(1.0, "small", "47.2697,-122.0")["thirdParty"] == false);
+  BOOST_TEST(
+      check(1.0, "small", "47.2699,-122.0") ==
+      json({{"thirdParty", true}, {"reason", "route is 30.0115 km, beyond the drone range of 30 km"}}));
+}
+
+BOOST_AUTO_TEST_CASE(check_validates_nested_fields) {
+  Services services;
+  json args = check_args(1.0, "small", "47.1,-122.0");
+  args["packageInfo"].erase("weight");
+  check_validation(services.call("transport.check", args), "missing required field 'packageInfo.weight'");
+  args["packageInfo"] = "small";
+  check_validation(services.call("transport.check", args), "field 'packageInfo' must be an object");
+  args = check_args(1.0, "small", "47.1,-122.0");
+  args["expedited"] = "yes";
+  check_validation(services.call("transport.check", args), "field 'expedited' must be a boolean");
+}
+
+BOOST_AUTO_TEST_CASE(book_and_cancel) {
+  Services services;
+  const json args{{"deliveryId", "d1"}, {"pickupLocation", kPickup}, {"dropOffLocation", kDropoff}};
+  // Pickup 15 minutes after now; 17390.60 m at 10 m/s is 1739.060 s.
+  BOOST_TEST(services.call("transport.book", args).output ==
+             json({{"bookingId", "booking-0001"},
+                   {"carrier", "Fabrikam Ground"},
+                   {"pickupEta", "2026-11-21T04:47:34.000Z"},
+                   {"deliveryEta", "2026-11-21T05:16:33.060Z"}}));
+  json later = args;
+  later["pickupTime"] = "2026-11-21T10:00:00+02:00";  // 08:00Z, later than now + 15 min
+  const json second = services.call("transport.book", later).output;
+  BOOST_TEST(second["bookingId"] == "booking-0002");
+  BOOST_TEST(second["pickupEta"] == "2026-11-21T08:00:00.000Z");
+  BOOST_TEST(second["deliveryEta"] == "2026-11-21T08:28:59.060Z");
+  later["pickupTime"] = "2026-11-21T04:40:00Z";  // earlier than the carrier can come
+  BOOST_TEST(services.call("transport.book", later).output["pickupEta"] == "2026-11-21T04:47:34.000Z");
+
+  BOOST_TEST(services.call("transport.cancel", {{"bookingId", "booking-0001"}}).output ==
+             json({{"bookingId", "booking-0001"}, {"status", "cancelled"}}));
+  check_failure(services.call("transport.cancel", {{"bookingId", "booking-9999"}}), kNotFound, 404, false,
+                "booking 'booking-9999' does not exist");
+  later["pickupTime"] = "tomorrow";
+  check_validation(services.call("transport.book", later),
+                   "field 'pickupTime' must be an RFC 3339 timestamp such as \"2026-11-21T04:32:34.000Z\"");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(drone)
+
+BOOST_AUTO_TEST_CASE(schedule_plans_the_flight_and_signals_delivery) {
+  Services services;
+  const ActivityResult result = services.call("drone.schedule", services.schedule_args("d1"));
+  BOOST_REQUIRE(result.ok);
+  // 1707.84 m and 17390.60 m at 15 m/s are 113.856 s and 1159.374 s, plus 60 s at the pickup.
+  BOOST_TEST(result.output == json({{"droneId", "drone-001"},
+                                    {"deliveryId", "d1"},
+                                    {"pickupEta", "2026-11-21T04:34:27.856Z"},
+                                    {"deliveryEta", "2026-11-21T04:54:47.230Z"},
+                                    {"distanceMeters", 19098},
+                                    {"flightSeconds", 1333.23}}));
+  BOOST_REQUIRE_EQUAL(services.host.signals.size(), 1U);
+  const SentSignal& signal = services.host.signals[0];
+  BOOST_TEST(signal.workflow_id == "wf-1");
+  BOOST_TEST(signal.name == "delivered");
+  BOOST_TEST(signal.delay_ms == 1'333'230);
+  BOOST_TEST(
+      signal.payload ==
+      json({{"deliveryId", "d1"}, {"droneId", "drone-001"}, {"deliveredAt", "2026-11-21T04:54:47.230Z"}}));
+}
+
+BOOST_AUTO_TEST_CASE(expedited_flights_are_faster_and_workflow_id_can_be_given) {
+  Services services;
+  json args = services.schedule_args("d2", true);
+  args["workflowId"] = "other-workflow";
+  const ActivityResult result = services.call("drone.schedule", args);
+  BOOST_REQUIRE(result.ok);
+  BOOST_TEST(result.output["pickupEta"] == "2026-11-21T04:33:59.392Z");
+  BOOST_TEST(result.output["deliveryEta"] == "2026-11-21T04:49:28.922Z");
+  BOOST_TEST(result.output["flightSeconds"] == 1014.922);
+  BOOST_REQUIRE_EQUAL(services.host.signals.size(), 1U);
+  BOOST_TEST(services.host.signals[0].workflow_id == "other-workflow");
+  BOOST_TEST(services.host.signals[0].delay_ms == 1'014'922);
+}
+
+BOOST_AUTO_TEST_CASE(same_key_twice_takes_one_drone_and_sends_one_signal) {
+  Services services;
+  const ActivityResult first =
+      services.call("drone.schedule", services.schedule_args("d1"), kNowMs, "wf-1/s/1");
+  const ActivityResult again =
+      services.call("drone.schedule", services.schedule_args("d1"), kNowMs + 5000, "wf-1/s/1");
+  BOOST_REQUIRE(first.ok);
+  BOOST_REQUIRE(again.ok);
+  BOOST_TEST(again.output == first.output);
+  BOOST_TEST(services.host.signals.size() == 1U);
+  // The second delivery gets the second drone: the repeat did not take one.
+  BOOST_TEST(services.call("drone.schedule", services.schedule_args("d2")).output["droneId"] == "drone-002");
+}
+
+BOOST_AUTO_TEST_CASE(validation_failures_are_remembered_but_unavailability_is_not) {
+  Services services;
+  check_validation(services.call("drone.schedule", json::object(), kNowMs, "k-bad"),
+                   "missing required field 'deliveryId'");
+  // Same key, now with good arguments: the stored failure comes back and no drone is taken.
+  check_validation(services.call("drone.schedule", services.schedule_args("d1"), kNowMs, "k-bad"),
+                   "missing required field 'deliveryId'");
+  BOOST_TEST(services.host.signals.empty());
+
+  for (int i = 0; i < 10; ++i)
+    services.call("drone.schedule", services.schedule_args("f" + std::to_string(i)));
+  check_failure(services.call("drone.schedule", services.schedule_args("d1"), kNowMs, "k-busy"), kUnavailable,
+                503, true, "all 10 drones are busy");
+  BOOST_TEST(services.call("drone.release", {{"droneId", "drone-004"}, {"deliveryId", "f3"}}).ok);
+  // The retry with the same key runs again and gets the freed drone.
+  const ActivityResult retry =
+      services.call("drone.schedule", services.schedule_args("d1"), kNowMs, "k-busy");
+  BOOST_REQUIRE(retry.ok);
+  BOOST_TEST(retry.output["droneId"] == "drone-004");
+}
+
+BOOST_AUTO_TEST_CASE(fleet_exhaustion_then_release) {
+  Services services;
+  for (int i = 1; i <= 10; ++i) {
+    const ActivityResult result =
+        services.call("drone.schedule", services.schedule_args("d" + std::to_string(i)));
+    BOOST_REQUIRE(result.ok);
+    BOOST_TEST(result.output["droneId"] == (i < 10 ? "drone-00" : "drone-0") + std::to_string(i));
+  }
+  check_failure(services.call("drone.schedule", services.schedule_args("d11")), kUnavailable, 503, true,
+                "all 10 drones are busy");
+  BOOST_TEST(services.host.signals.size() == 10U);
+
+  BOOST_TEST(services.call("drone.release", {{"droneId", "drone-007"}, {"deliveryId", "d7"}}).output ==
+             json({{"droneId", "drone-007"}, {"status", "available"}}));
+  // Releasing a free drone again is fine.
+  BOOST_TEST(services.call("drone.release", {{"droneId", "drone-007"}, {"deliveryId", "d7"}}).ok);
+  BOOST_TEST(services.call("drone.schedule", services.schedule_args("d11")).output["droneId"] == "drone-007");
+  BOOST_TEST(services.host.signals.size() == 11U);
+}
+
+BOOST_AUTO_TEST_CASE(release_and_schedule_conflicts) {
+  Services services;
+  BOOST_REQUIRE(services.call("drone.schedule", services.schedule_args("d1")).ok);
+  check_failure(services.call("drone.schedule", services.schedule_args("d1")), kConflict, 409, false,
+                "delivery 'd1' already has drone-001");
+  check_failure(services.call("drone.release", {{"droneId", "drone-001"}, {"deliveryId", "d9"}}), kConflict,
+                409, false, "drone-001 is assigned to delivery 'd1', not 'd9'");
+  check_failure(services.call("drone.release", {{"droneId", "drone-011"}, {"deliveryId", "d1"}}), kNotFound,
+                404, false, "drone 'drone-011' is not in the fleet (drone-001..drone-010)");
+  check_validation(services.call("drone.release", {{"droneId", "drone-001"}}),
+                   "missing required field 'deliveryId'");
+}
+
+BOOST_AUTO_TEST_CASE(packages_a_drone_cannot_carry_are_rejected) {
+  Services services;
+  json args = services.schedule_args("d1");
+  args["packageInfo"]["weight"] = 25;
+  check_validation(
+      services.call("drone.schedule", args),
+      "a drone cannot take delivery 'd1': package weighs 25 kg, above the drone payload limit of 20 kg");
+  BOOST_TEST(services.host.signals.empty());
+}
+
+BOOST_AUTO_TEST_CASE(locations_are_validated) {
+  Services services;
+  json args = services.schedule_args("d1");
+  args["pickupLocation"] = {{"longitude", -122.0}};
+  check_validation(services.call("drone.schedule", args), "missing required field 'pickupLocation.latitude'");
+  args["pickupLocation"] = {{"latitude", "47"}, {"longitude", -122.0}};
+  check_validation(services.call("drone.schedule", args), "field 'pickupLocation.latitude' must be a number");
+  args["pickupLocation"] = "47.6;-122.3";
+  check_validation(services.call("drone.schedule", args),
+                   "field 'pickupLocation' must be a \"lat,lon\" string such as \"47.6205,-122.3493\" (got "
+                   "'47.6;-122.3')");
+  args["pickupLocation"] = "91,-122.3";
+  check_validation(services.call("drone.schedule", args),
+                   "field 'pickupLocation' has a latitude outside -90..90");
+  args["pickupLocation"] = " 47.6 , -122.3 ";
+  args["dropOffLocation"] = 12;
+  check_validation(
+      services.call("drone.schedule", args),
+      "field 'dropOffLocation' must be a \"lat,lon\" string or an object with latitude and longitude");
+}
+
+BOOST_AUTO_TEST_CASE(tracking_follows_the_route) {
+  Services services;
+  BOOST_REQUIRE(services.call("drone.schedule", services.schedule_args("d1")).ok);
+  const auto track = [&](std::int64_t at_ms) {
+    return services.call("drone.track", {{"deliveryId", "d1"}}, at_ms).output;
+  };
+  const std::int64_t pickup_eta_ms = kNowMs + 113'856;
+  const std::int64_t departure_ms = pickup_eta_ms + 60'000;
+  const std::int64_t delivery_eta_ms = departure_ms + 1'159'374;
+
+  const json start = track(kNowMs);
+  BOOST_TEST(start["stage"] == "HeadedToPickup");
+  BOOST_TEST(start["droneId"] == "drone-001");
+  BOOST_TEST(start["pickupEta"] == "2026-11-21T04:34:27.856Z");
+  BOOST_TEST(start["deliveryEta"] == "2026-11-21T04:54:47.230Z");
+  check_location(start["lastKnownLocation"], 47.6205, -122.3493, 0.0);  // on the ground at the hangar
+
+  const json halfway = track(kNowMs + 113'856 / 2);
+  BOOST_TEST(halfway["stage"] == "HeadedToPickup");
+  check_location(halfway["lastKnownLocation"], 47.6151, -122.3412, 120.0);
+
+  const json loading = track(pickup_eta_ms + 30'000);
+  BOOST_TEST(loading["stage"] == "HeadedToDropoff");
+  check_location(loading["lastKnownLocation"], 47.6097, -122.3331, 0.0);
+
+  const json quarter = track(departure_ms + 1'159'374 / 4);
+  BOOST_TEST(quarter["stage"] == "HeadedToDropoff");
+  check_location(quarter["lastKnownLocation"], 47.6097 + 0.0643 / 4, -122.3331 + 0.2116 / 4, 120.0);
+
+  const json landed = track(delivery_eta_ms);
+  BOOST_TEST(landed["stage"] == "Completed");
+  check_location(landed["lastKnownLocation"], 47.6740, -122.1215, 0.0);
+  check_failure(services.call("drone.track", {{"deliveryId", "d404"}}), kNotFound, 404, false,
+                "no drone flight for delivery 'd404'");
+}
+
+BOOST_AUTO_TEST_CASE(release_before_landing_cancels_the_flight) {
+  Services services;
+  BOOST_REQUIRE(services.call("drone.schedule", services.schedule_args("d1")).ok);
+  const std::int64_t released_ms = kNowMs + 113'856 / 2;
+  BOOST_REQUIRE(
+      services.call("drone.release", {{"droneId", "drone-001"}, {"deliveryId", "d1"}}, released_ms).ok);
+  const json before = services.call("drone.track", {{"deliveryId", "d1"}}, released_ms - 1).output;
+  BOOST_TEST(before["stage"] == "HeadedToPickup");
+  const json after = services.call("drone.track", {{"deliveryId", "d1"}}, released_ms + 600'000).output;
+  BOOST_TEST(after["stage"] == "Cancelled");
+  check_location(after["lastKnownLocation"], 47.6151, -122.3412, 120.0);
+
+  // Released after landing: the flight stays completed.
+  BOOST_REQUIRE(services.call("drone.schedule", services.schedule_args("d2")).ok);
+  BOOST_REQUIRE(
+      services.call("drone.release", {{"droneId", "drone-001"}, {"deliveryId", "d2"}}, kNowMs + 2'000'000)
+          .ok);
+  BOOST_TEST(services.call("drone.track", {{"deliveryId", "d2"}}, kNowMs + 3'000'000).output["stage"] ==
+             "Completed");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(delivery)
+
+json create_args(const std::string& delivery_id) {
+  return {{"deliveryId", delivery_id},
+          {"ownerId", "o1"},
+          {"pickupLocation", kPickup},
+          {"dropOffLocation", kDropoff}};
+}
+
+BOOST_AUTO_TEST_CASE(create_get_complete) {
+  Services services;
+  json args = create_args("d1");
+  args["droneId"] = "drone-003";
+  args["eta"] = "2026-11-21T05:54:47.23+01:00";
+  args["deadline"] = "2026-11-21T12:00:00Z";
+  args["expedited"] = true;
+  BOOST_TEST(services.call("delivery.create", args).output == json({{"deliveryId", "d1"},
+                                                                    {"status", "created"},
+                                                                    {"droneId", "drone-003"},
+                                                                    {"eta", "2026-11-21T04:54:47.230Z"}}));
+  const json stored = services.call("delivery.get", {{"deliveryId", "d1"}}).output;
+  BOOST_TEST(stored["ownerId"] == "o1");
+  BOOST_TEST(stored["deadline"] == "2026-11-21T12:00:00.000Z");
+  BOOST_TEST(stored["expedited"] == true);
+  BOOST_TEST(stored["confirmationRequired"] == false);
+  BOOST_TEST(stored["status"] == "created");
+  BOOST_TEST(!stored.contains("bookingId"));
+  check_location(stored["pickupLocation"], 47.6097, -122.3331, 0.0);
+
+  BOOST_TEST(services.call("delivery.complete", {{"deliveryId", "d1"}}).output ==
+             json({{"deliveryId", "d1"}, {"status", "completed"}}));
+  BOOST_TEST(
+      services.call("delivery.complete", {{"deliveryId", "d1"}}).ok);  // repeating an end state is fine
+  check_failure(services.call("delivery.cancel", {{"deliveryId", "d1"}}), kConflict, 409, false,
+                "delivery 'd1' is already completed");
+  BOOST_TEST(services.call("delivery.get", {{"deliveryId", "d1"}}).output["status"] == "completed");
+}
+
+BOOST_AUTO_TEST_CASE(create_cancel_with_booking) {
+  Services services;
+  json args = create_args("d2");
+  args["bookingId"] = "booking-0001";
+  BOOST_TEST(
+      services.call("delivery.create", args).output ==
+      json({{"deliveryId", "d2"}, {"status", "created"}, {"bookingId", "booking-0001"}, {"eta", nullptr}}));
+  check_failure(services.call("delivery.create", args), kConflict, 409, false,
+                "delivery 'd2' already exists");
+  BOOST_TEST(services.call("delivery.cancel", {{"deliveryId", "d2"}}).output ==
+             json({{"deliveryId", "d2"}, {"status", "cancelled"}}));
+  check_failure(services.call("delivery.complete", {{"deliveryId", "d2"}}), kConflict, 409, false,
+                "delivery 'd2' is already cancelled");
+  check_failure(services.call("delivery.cancel", {{"deliveryId", "d3"}}), kNotFound, 404, false,
+                "delivery 'd3' does not exist");
+}
+
+BOOST_AUTO_TEST_CASE(create_validates_fields_and_timestamps) {
+  Services services;
+  json args = create_args("d1");
+  args["droneId"] = "drone-001";
+  args["bookingId"] = "booking-0001";
+  check_validation(services.call("delivery.create", args),
+                   "fields 'droneId' and 'bookingId' exclude each other: a delivery has one carrier");
+  args = create_args("d1");
+  args["deadline"] = "2026-02-29T00:00:00Z";  // 2026 is not a leap year
+  check_validation(services.call("delivery.create", args),
+                   "field 'deadline' must be an RFC 3339 timestamp such as \"2026-11-21T04:32:34.000Z\"");
+  args["deadline"] = "2028-02-29T23:59:59.9999Z";  // extra fraction digits are truncated
+  BOOST_REQUIRE(services.call("delivery.create", args).ok);
+  BOOST_TEST(services.call("delivery.get", {{"deliveryId", "d1"}}).output["deadline"] ==
+             "2028-02-29T23:59:59.999Z");
+  args = create_args("d-old");
+  args["deadline"] = "1969-12-31T23:59:59.5-00:30";
+  BOOST_REQUIRE(services.call("delivery.create", args).ok);
+  BOOST_TEST(services.call("delivery.get", {{"deliveryId", "d-old"}}).output["deadline"] ==
+             "1970-01-01T00:29:59.500Z");
+  args = create_args("d4");
+  args["confirmationRequired"] = 1;
+  check_validation(services.call("delivery.create", args), "field 'confirmationRequired' must be a boolean");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(fault_injection)
+
+BOOST_AUTO_TEST_CASE(no_rule_means_no_fault) {
+  const FaultInjector injector(7);
+  BOOST_TEST(injector.empty());
+  const FaultDecision decision = injector.decide("drone.schedule", "k", 1);
+  BOOST_TEST(!decision.fail);
+  BOOST_TEST(!decision.hang);
+  BOOST_TEST(decision.latency_ms == 0);
+}
+
+BOOST_AUTO_TEST_CASE(decisions_are_pure_functions_of_their_inputs) {
+  FaultInjector first(42);
+  FaultInjector again(42);
+  FaultInjector other(43);
+  for (FaultInjector* injector : {&first, &again, &other}) injector->set_rule("*", FaultRule{0.5, 0.5, 3});
+  int seed_differences = 0;
+  int attempt_differences = 0;
+  for (int i = 0; i < 200; ++i) {
+    const std::string key = "wf/task/" + std::to_string(i);
+    const FaultDecision a = first.decide("drone.schedule", key, 1);
+    const FaultDecision b = again.decide("drone.schedule", key, 1);
+    const FaultDecision c = other.decide("drone.schedule", key, 1);
+    const FaultDecision d = first.decide("drone.schedule", key, 2);
+    BOOST_TEST(a.fail == b.fail);
+    BOOST_TEST(a.hang == b.hang);
+    BOOST_TEST(a.latency_ms == 3);
+    BOOST_TEST(!(a.fail && a.hang));
+    seed_differences += (a.fail != c.fail || a.hang != c.hang) ? 1 : 0;
+    attempt_differences += (a.fail != d.fail || a.hang != d.hang) ? 1 : 0;
+  }
+  BOOST_TEST(seed_differences > 0);
+  BOOST_TEST(attempt_differences > 0);
+}
+
+BOOST_AUTO_TEST_CASE(observed_rates_match_the_rule) {
+  // Deterministic for this seed, so the bounds cannot flake.
+  FaultInjector injector(20261121);
+  BOOST_REQUIRE(!injector.parse_and_add("drone.schedule:fail=0.2,hang=0.25"));
+  int failures = 0;
+  int hangs = 0;
+  for (int i = 0; i < 10'000; ++i) {
+    const FaultDecision decision =
+        injector.decide("drone.schedule", "wf-" + std::to_string(i) + "/schedule/1", 1);
+    failures += decision.fail ? 1 : 0;
+    hangs += decision.hang ? 1 : 0;
+  }
+  BOOST_TEST(failures >= 1700);
+  BOOST_TEST(failures <= 2300);
+  // Hangs are drawn only from attempts that did not fail: 0.8 * 0.25 = 0.2.
+  BOOST_TEST(hangs >= 1700);
+  BOOST_TEST(hangs <= 2300);
+}
+
+BOOST_AUTO_TEST_CASE(rule_lookup_prefers_activity_then_queue_then_star) {
+  FaultInjector injector(1);
+  BOOST_REQUIRE(!injector.parse_and_add("*:latency_ms=1; drone:latency_ms=2;drone.schedule:latency_ms=3;"));
+  BOOST_TEST(!injector.empty());
+  BOOST_TEST(injector.decide("drone.schedule", "k", 1).latency_ms == 3);
+  BOOST_TEST(injector.decide("drone.track", "k", 1).latency_ms == 2);
+  BOOST_TEST(injector.decide("package.upsert", "k", 1).latency_ms == 1);
+  BOOST_TEST(injector.decide("drone", "k", 1).latency_ms == 2);
+
+  FaultInjector certain(1);
+  BOOST_REQUIRE(!certain.parse_and_add("package:fail=1;account.check:hang=1"));
+  BOOST_TEST(certain.decide("package.get", "k", 3).fail);
+  BOOST_TEST(!certain.decide("account.check", "k", 3).fail);
+  BOOST_TEST(certain.decide("account.check", "k", 3).hang);
+  BOOST_TEST(!certain.decide("delivery.get", "k", 3).fail);
+}
+
+BOOST_AUTO_TEST_CASE(parse_errors_name_the_offending_part) {
+  FaultInjector injector(1);
+  const auto error = [&](const std::string& spec) {
+    return injector.parse_and_add(spec).value_or("<accepted>");
+  };
+  BOOST_TEST(error("package:fail=0.1;drone.schedule:fial=0.2") ==
+             "fault spec 'drone.schedule:fial=0.2': unknown key 'fial' (expected fail, hang, latency_ms)");
+  BOOST_TEST(error("drone.schedule:fail=1.5") ==
+             "fault spec 'drone.schedule:fail=1.5': fail must be a number from 0 to 1, got '1.5'");
+  BOOST_TEST(error("drone:hang=abc") ==
+             "fault spec 'drone:hang=abc': hang must be a number from 0 to 1, got 'abc'");
+  BOOST_TEST(error("drone:latency_ms=-5") ==
+             "fault spec 'drone:latency_ms=-5': latency_ms must be an integer from 0 to 3600000, got '-5'");
+  BOOST_TEST(error("drone:latency_ms=2.5") ==
+             "fault spec 'drone:latency_ms=2.5': latency_ms must be an integer from 0 to 3600000, got '2.5'");
+  BOOST_TEST(error("drone.schedule") ==
+             "fault spec 'drone.schedule': expected <activity>:<key>=<value>[,<key>=<value>]");
+  BOOST_TEST(error(":fail=0.1") == "fault spec ':fail=0.1': missing activity, queue or '*' before ':'");
+  BOOST_TEST(error("drone:fail") == "fault spec 'drone:fail': expected <key>=<value>, got 'fail'");
+  // A rejected spec adds nothing, not even its valid rules.
+  BOOST_TEST(injector.empty());
+  BOOST_TEST(error("") == "<accepted>");
+  BOOST_TEST(injector.empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -207,9 +208,17 @@ struct Definition {
   std::string source_file;
   std::string source_text;
   std::string digest;  // stable hash of source_text, recorded in histories
+  // Every task list by reference (TaskList::reference), so a persisted execution tree can name the
+  // list it is running. Filled by index_task_lists().
+  std::unordered_map<std::string, const TaskList*> lists;
 
   const Task& task(int id) const { return *tasks.at(static_cast<std::size_t>(id)); }
+  // Precondition: `reference` names a list of this definition.
+  const TaskList& list(const std::string& reference) const;
 };
+
+// Fills Definition::lists from the definition's task tree (the compiler calls it once).
+void index_task_lists(Definition& definition);
 
 using DefinitionPtr = std::shared_ptr<const Definition>;
 

@@ -1,0 +1,43 @@
+#pragma once
+// The failure kinds the simulated services report, in one place so every activity uses the same
+// problem types, statuses and retry flags.
+#include "flightplan/activities/activity.hpp"
+
+#include <string>
+#include <string_view>
+
+namespace flightplan::activities::detail {
+
+inline constexpr std::string_view kValidationType =
+    "https://serverlessworkflow.io/spec/1.0.0/errors/validation";
+inline constexpr std::string_view kNotFoundType = "https://flightplan.dev/errors/not-found";
+inline constexpr std::string_view kConflictType = "https://flightplan.dev/errors/conflict";
+inline constexpr std::string_view kUnavailableType = "https://flightplan.dev/errors/unavailable";
+inline constexpr std::string_view kInternalType = "https://flightplan.dev/errors/internal";
+
+// Bad input: retrying the same arguments can never succeed.
+inline ActivityResult validation_failure(std::string detail) {
+  return ActivityResult::fail(std::string(kValidationType), 400, "Invalid argument", std::move(detail),
+                              false);
+}
+
+inline ActivityResult not_found(std::string detail) {
+  return ActivityResult::fail(std::string(kNotFoundType), 404, "Not found", std::move(detail), false);
+}
+
+// The request contradicts the service's current state (e.g. cancelling a completed delivery).
+inline ActivityResult conflict(std::string detail) {
+  return ActivityResult::fail(std::string(kConflictType), 409, "Conflict", std::move(detail), false);
+}
+
+// A transient shortage (no free drone): a later attempt may succeed. A full store is not transient.
+inline ActivityResult unavailable(std::string detail, bool retryable = true) {
+  return ActivityResult::fail(std::string(kUnavailableType), 503, "Service unavailable", std::move(detail),
+                              retryable);
+}
+
+inline ActivityResult internal_failure(std::string detail) {
+  return ActivityResult::fail(std::string(kInternalType), 500, "Internal error", std::move(detail), false);
+}
+
+}  // namespace flightplan::activities::detail

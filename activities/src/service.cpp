@@ -1,0 +1,55 @@
+#include "service.hpp"
+
+#include "failures.hpp"
+
+#include <exception>
+
+namespace flightplan::activities::detail {
+
+ActivityResult Service::run(const ActivityRequest& request, ActivityHost& host, const Handler& handler) {
+  const std::string& key = request.idempotency_key;
+  std::vector<Signal> signals;
+  ActivityResult result;
+  {
+    const std::lock_guard lock(mutex_);
+    if (!key.empty()) {
+      const auto it = results_by_key_.find(key);
+      if (it != results_by_key_.end()) return it->second;
+    }
+    result = invoke(request, handler, signals);
+    const bool is_validation_failure = !result.ok && result.failure.type == kValidationType;
+    if (!key.empty() && (result.ok || is_validation_failure)) remember(key, result);
+  }
+  // Outside the lock: a host may deliver the signal synchronously and call back into activities.
+  for (Signal& signal : signals) {
+    host.send_signal(signal.workflow_id, signal.name, std::move(signal.payload), signal.delay_ms);
+  }
+  return result;
+}
+
+ActivityResult Service::invoke(const ActivityRequest& request, const Handler& handler,
+                               std::vector<Signal>& signals) {
+  try {
+    Call call{request, Args(request.arguments), {}};
+    ActivityResult result = handler(call);
+    // A failed call must leave no trace, so its queued signals are dropped.
+    if (result.ok) signals = std::move(call.signals);
+    return result;
+  } catch (const ArgumentError& error) {
+    return validation_failure(error.what());
+  } catch (const std::exception& error) {
+    // Handlers validate their input, so this is a bug in the simulation; report it instead of crashing.
+    return internal_failure(std::string(request.activity) + ": " + error.what());
+  }
+}
+
+void Service::remember(const std::string& key, const ActivityResult& result) {
+  if (keys_oldest_first_.size() >= kRememberedResultsMax) {
+    results_by_key_.erase(keys_oldest_first_.front());
+    keys_oldest_first_.pop_front();
+  }
+  results_by_key_.emplace(key, result);
+  keys_oldest_first_.push_back(key);
+}
+
+}  // namespace flightplan::activities::detail

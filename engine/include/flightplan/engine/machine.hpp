@@ -1,0 +1,98 @@
+#pragma once
+// The engine's one entry point: apply(definition, state, input) -> new state + history events +
+// commands. Pure and deterministic: time arrives inside the input, ids come from the state, jitter
+// from hashes. The caller commits the state, the events and the commands together, atomically.
+#include "flightplan/engine/definition.hpp"
+#include "flightplan/engine/error.hpp"
+#include "flightplan/engine/state.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace flightplan::engine {
+
+// Something that happened to a workflow from outside: the only way its state changes.
+struct Input {
+  enum class Type {
+    start,
+    activity_started,
+    activity_completed,
+    activity_failed,
+    activity_heartbeat,
+    timer_fired,
+    signal,
+    cancel,
+  };
+  Type type = Type::start;
+  std::int64_t time_ms = 0;
+  std::string workflow_id;   // start
+  nlohmann::json payload;    // start: workflow input; completed: result; signal: payload; heartbeat: details
+  std::int64_t activity_id = 0;
+  int attempt = 0;
+  WorkflowError error;       // activity_failed
+  bool retryable = true;     // activity_failed
+  std::int64_t timer_id = 0;
+  std::string name;          // signal name; cancel: reason; activity_started: worker identity
+
+  static Input start(std::string workflow_id, nlohmann::json input, std::int64_t time_ms);
+  static Input signal(std::string name, nlohmann::json payload, std::int64_t time_ms);
+  static Input cancel(std::string reason, std::int64_t time_ms);
+  static Input timer_fired(std::int64_t timer_id, std::int64_t time_ms);
+};
+
+// One history event. `seq` starts at 1 and has no gaps.
+struct Event {
+  std::int64_t seq = 0;
+  std::int64_t time_ms = 0;
+  std::string type;       // e.g. "activity_scheduled"
+  std::string reference;  // task reference ("/do/2/scheduleDrone"), "/" for the workflow
+  nlohmann::json data = nlohmann::json::object();
+
+  nlohmann::json to_json() const;
+  static Event from_json(const nlohmann::json& value);
+  friend bool operator==(const Event&, const Event&) = default;
+};
+
+// What the runtime must do after a commit. Leaves through the store's outbox.
+struct Command {
+  enum class Type { schedule_activity, cancel_activity, start_timer, cancel_timer, workflow_closed };
+  Type type = Type::schedule_activity;
+  std::int64_t activity_id = 0;
+  int attempt = 0;
+  std::string activity;          // schedule: activity name
+  std::string idempotency_key;   // schedule
+  nlohmann::json arguments;      // schedule
+  std::int64_t timer_id = 0;
+  std::int64_t due_ms = 0;       // start_timer
+  WorkflowStatus status = WorkflowStatus::completed;  // workflow_closed
+
+  nlohmann::json to_json() const;
+};
+
+struct Step {
+  bool accepted = false;  // false: the input had no effect (stale timer, unknown activity ...)
+  std::vector<Event> events;
+  std::vector<Command> commands;
+};
+
+struct EngineLimits {
+  std::int64_t history_events_max = 100'000;  // beyond it the workflow faults: runaway loop
+  std::size_t buffered_signals_max = 1000;
+  std::int64_t default_start_to_close_ms = 10 * 60 * 1000;  // when an activity call sets no deadline
+};
+
+// Applies one input. `state` is updated in place; on an exception (an engine bug: invariant broken)
+// the caller must discard it. A start input on a non-pending state, or any other input on a pending
+// or finished one, is not accepted.
+Step apply(const Definition& definition, WorkflowState& state, const Input& input,
+           const EngineLimits& limits = {});
+
+// Is this event type the record of an input? (Replay feeds exactly these back.)
+bool is_input_event(std::string_view type);
+// Rebuilds the input an input event records. Precondition: is_input_event(event.type).
+Input input_from_event(const Event& event, const std::string& workflow_id);
+
+}  // namespace flightplan::engine

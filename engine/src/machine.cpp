@@ -1,0 +1,454 @@
+#include "flightplan/engine/machine.hpp"
+
+#include "flightplan/engine/duration.hpp"
+#include "machine_impl.hpp"
+
+#include <cassert>
+#include <mutex>
+
+namespace flightplan::engine {
+
+using nlohmann::json;
+
+Input Input::start(std::string workflow_id, json input, std::int64_t time_ms) {
+  Input in;
+  in.type = Type::start;
+  in.workflow_id = std::move(workflow_id);
+  in.payload = std::move(input);
+  in.time_ms = time_ms;
+  return in;
+}
+
+Input Input::signal(std::string name, json payload, std::int64_t time_ms) {
+  Input in;
+  in.type = Type::signal;
+  in.name = std::move(name);
+  in.payload = std::move(payload);
+  in.time_ms = time_ms;
+  return in;
+}
+
+Input Input::cancel(std::string reason, std::int64_t time_ms) {
+  Input in;
+  in.type = Type::cancel;
+  in.name = std::move(reason);
+  in.time_ms = time_ms;
+  return in;
+}
+
+Input Input::timer_fired(std::int64_t timer_id, std::int64_t time_ms) {
+  Input in;
+  in.type = Type::timer_fired;
+  in.timer_id = timer_id;
+  in.time_ms = time_ms;
+  return in;
+}
+
+json Event::to_json() const {
+  return json{{"seq", seq},   {"time", format_timestamp(time_ms)}, {"time_ms", time_ms},
+              {"type", type}, {"ref", reference},                  {"data", data}};
+}
+
+Event Event::from_json(const json& value) {
+  Event event;
+  event.seq = value.at("seq").get<std::int64_t>();
+  event.time_ms = value.at("time_ms").get<std::int64_t>();
+  event.type = value.at("type").get<std::string>();
+  event.reference = value.at("ref").get<std::string>();
+  event.data = value.value("data", json::object());
+  return event;
+}
+
+json Command::to_json() const {
+  switch (type) {
+    case Type::schedule_activity:
+      return json{{"type", "schedule_activity"}, {"activity_id", activity_id},     {"attempt", attempt},
+                  {"activity", activity},        {"idempotency_key", idempotency_key}, {"arguments", arguments}};
+    case Type::cancel_activity:
+      return json{{"type", "cancel_activity"}, {"activity_id", activity_id}, {"attempt", attempt}};
+    case Type::start_timer:
+      return json{{"type", "start_timer"}, {"timer_id", timer_id}, {"due_ms", due_ms}};
+    case Type::cancel_timer:
+      return json{{"type", "cancel_timer"}, {"timer_id", timer_id}};
+    case Type::workflow_closed:
+      return json{{"type", "workflow_closed"}, {"status", to_string(status)}};
+  }
+  return json{};
+}
+
+bool is_input_event(std::string_view type) {
+  return type == "workflow_started" || type == "activity_started" || type == "activity_completed" ||
+         type == "activity_failed" || type == "activity_heartbeat" || type == "timer_fired" ||
+         type == "signal_received" || type == "workflow_cancel_requested";
+}
+
+Input input_from_event(const Event& event, const std::string& workflow_id) {
+  assert(is_input_event(event.type));
+  const json& d = event.data;
+  Input in;
+  in.time_ms = event.time_ms;
+  if (event.type == "workflow_started") return Input::start(workflow_id, d.at("input"), event.time_ms);
+  if (event.type == "timer_fired") return Input::timer_fired(d.at("timer_id").get<std::int64_t>(), event.time_ms);
+  if (event.type == "signal_received") return Input::signal(d.at("signal"), d.value("payload", json()), event.time_ms);
+  if (event.type == "workflow_cancel_requested") return Input::cancel(d.value("reason", ""), event.time_ms);
+  in.activity_id = d.at("activity_id").get<std::int64_t>();
+  in.attempt = d.at("attempt").get<int>();
+  if (event.type == "activity_started") {
+    in.type = Input::Type::activity_started;
+    in.name = d.value("worker", "");
+  } else if (event.type == "activity_completed") {
+    in.type = Input::Type::activity_completed;
+    in.payload = d.value("result", json());
+  } else if (event.type == "activity_failed") {
+    in.type = Input::Type::activity_failed;
+    in.error = WorkflowError::from_json(d.at("error"));
+    in.retryable = d.value("retryable", true);
+  } else {
+    in.type = Input::Type::activity_heartbeat;
+    in.payload = d.value("details", json());
+  }
+  return in;
+}
+
+Step apply(const Definition& definition, WorkflowState& state, const Input& input, const EngineLimits& limits) {
+  Step step;
+  detail::Machine machine(definition, state, limits, input.time_ms, step);
+  machine.handle(input);
+  return step;
+}
+
+namespace detail {
+
+Machine::Machine(const Definition& definition, WorkflowState& state, const EngineLimits& limits,
+                 std::int64_t now_ms, Step& step)
+    : definition_(definition), state_(state), limits_(limits), now_ms_(now_ms), step_(step) {
+  runtime_argument_ = json{{"name", "flightplan"}, {"version", "0.1.0"}};
+}
+
+void Machine::handle(const Input& input) {
+  const bool started = state_.status != WorkflowStatus::pending;
+  if (input.type == Input::Type::start ? started : (!started || is_final(state_.status))) return;
+  if (started) {
+    workflow_argument_ = json{{"id", state_.id},
+                              {"definition", {{"name", state_.name}, {"version", state_.version},
+                                              {"namespace", definition_.document.namespace_}}},
+                              {"input", state_.input},
+                              {"startedAt", {{"iso8601", format_timestamp(state_.started_ms)},
+                                             {"epoch", {{"seconds", state_.started_ms / 1000},
+                                                        {"milliseconds", state_.started_ms}}}}}};
+  }
+  switch (input.type) {
+    case Input::Type::start: on_start(input); break;
+    case Input::Type::activity_started: on_activity_started(input); break;
+    case Input::Type::activity_completed: on_activity_completed(input); break;
+    case Input::Type::activity_failed: on_activity_failed(input); break;
+    case Input::Type::activity_heartbeat: on_activity_heartbeat(input); break;
+    case Input::Type::timer_fired: on_timer(input); break;
+    case Input::Type::signal: on_signal(input); break;
+    case Input::Type::cancel: on_cancel(input); break;
+  }
+  if (!step_.accepted) return;
+  drain();
+  state_.updated_ms = now_ms_;
+  update_status();
+}
+
+void Machine::on_start(const Input& input) {
+  step_.accepted = true;
+  state_.id = input.workflow_id;
+  state_.name = definition_.document.name;
+  state_.version = definition_.document.version;
+  state_.digest = definition_.digest;
+  state_.input = input.payload;
+  state_.started_ms = now_ms_;
+  state_.status = WorkflowStatus::running;
+  // The definition's digest is kept in the state and the history's header, not in this event:
+  // replay compares behaviour, so a comment or formatting change must not count as a divergence.
+  emit("workflow_started", "/", json{{"input", input.payload}, {"workflow", state_.name}, {"version", state_.version}});
+  workflow_argument_ = json{{"id", state_.id},
+                            {"definition", {{"name", state_.name}, {"version", state_.version},
+                                            {"namespace", definition_.document.namespace_}}},
+                            {"input", state_.input},
+                            {"startedAt", {{"iso8601", format_timestamp(now_ms_)},
+                                           {"epoch", {{"seconds", now_ms_ / 1000}, {"milliseconds", now_ms_}}}}}};
+  // The workflow-level expressions run with a scope-less pseudo node.
+  Node scope;
+  scope.id = 0;
+  json first_input = input.payload;
+  try {
+    if (definition_.timeout)
+      state_.workflow_timer = start_timer(TimerKind::workflow_timeout,
+                                          now_ms_ + resolve_duration(*definition_.timeout, scope), 0, 0, true, "/");
+    if (definition_.input_from) first_input = evaluate(*definition_.input_from, input.payload, scope);
+  } catch (const ExpressionError& e) {
+    fail_workflow("faulted", make_error(error_types::expression, 400, "Invalid workflow input", e.what(), "/input"));
+    return;
+  }
+  start_list(*definition_.do_, root_parent, std::move(first_input));
+}
+
+void Machine::on_timer(const Input& input) {
+  auto it = state_.timers.find(input.timer_id);
+  if (it == state_.timers.end()) return;  // cancelled or already fired: a stale delivery
+  const Timer timer = it->second;
+  state_.timers.erase(it);
+  step_.accepted = true;
+  emit("timer_fired", "/", json{{"timer_id", timer.id}, {"kind", to_string(timer.kind)}});
+  Node* node = find_node(timer.node);
+  switch (timer.kind) {
+    case TimerKind::workflow_timeout:
+      state_.workflow_timer = 0;
+      fail_workflow("timed_out", make_error(error_types::timeout, 408, "Workflow timed out",
+                                            "the workflow's timeout elapsed", "/"));
+      return;
+    case TimerKind::wait:
+      assert(node != nullptr);
+      node->timer_id = 0;
+      finish_task(*node, node->input, task_of(*node).then);
+      return;
+    case TimerKind::task_timeout:
+      assert(node != nullptr);
+      node->timeout_timer = 0;
+      fault_task(*node, make_error(error_types::timeout, 408, "Task timed out",
+                                   "the task's timeout elapsed", task_of(*node).reference));
+      return;
+    case TimerKind::try_retry: {
+      assert(node != nullptr);
+      node->timer_id = 0;
+      node->attempt += 1;
+      node->phase = "try";
+      emit("task_retried", task_of(*node).reference, json{{"attempt", node->attempt}});
+      const auto& body = std::get<TryTask>(task_of(*node).body);
+      start_list(*body.try_, node->id, node->input);
+      return;
+    }
+    case TimerKind::activity_retry:
+      on_activity_retry_timer(timer);
+      return;
+    default:
+      on_activity_timer(timer);
+      return;
+  }
+}
+
+void Machine::on_signal(const Input& input) {
+  step_.accepted = true;
+  emit("signal_received", "/", json{{"signal", input.name}, {"payload", input.payload}});
+  const json signal{{"type", input.name}, {"data", input.payload}, {"time", format_timestamp(now_ms_)}};
+  // Offer the signal to waiting listeners in creation order; the first that takes it consumes it.
+  for (auto& [id, node] : state_.nodes) {
+    if (node.kind != Node::Kind::task || !std::holds_alternative<ListenTask>(task_of(node).body)) continue;
+    if (offer_signal(node, signal)) return;
+  }
+  if (state_.compensation) return;  // nobody will listen any more
+  if (state_.signals.size() >= limits_.buffered_signals_max) {
+    emit("signal_discarded", "/", json{{"signal", state_.signals.front().at("type")},
+                                       {"reason", "buffer of unconsumed signals is full"}});
+    state_.signals.erase(state_.signals.begin());
+  }
+  state_.signals.push_back(signal);
+}
+
+void Machine::on_cancel(const Input& input) {
+  step_.accepted = true;
+  emit("workflow_cancel_requested", "/", json{{"reason", input.name}});
+  if (state_.compensation) return;  // already undoing: let the compensations finish
+  fail_workflow("cancelled", make_error(error_types::cancelled, 499, "Workflow cancelled", input.name, "/"));
+}
+
+Event& Machine::emit(std::string type, std::string reference, json data) {
+  Event event;
+  event.seq = ++state_.history_length;
+  event.time_ms = now_ms_;
+  event.type = std::move(type);
+  event.reference = std::move(reference);
+  event.data = std::move(data);
+  if (state_.history_length > limits_.history_events_max) history_limit_hit_ = true;
+  step_.events.push_back(std::move(event));
+  return step_.events.back();
+}
+
+Node& Machine::add_node(Node::Kind kind, std::int64_t parent) {
+  Node node;
+  node.id = next_id();
+  node.kind = kind;
+  node.parent = parent;
+  auto [it, inserted] = state_.nodes.emplace(node.id, std::move(node));
+  assert(inserted);
+  return it->second;
+}
+
+Node* Machine::find_node(std::int64_t id) {
+  auto it = state_.nodes.find(id);
+  return it == state_.nodes.end() ? nullptr : &it->second;
+}
+
+void Machine::drain() {
+  while (!outcomes_.empty()) {
+    if (history_limit_hit_ && !is_final(state_.status)) {
+      // A runaway loop: stop interpreting, end the workflow. Compensation would add more events
+      // to a history already over its limit, so it is skipped; the error says why.
+      outcomes_.clear();
+      cancel_all_nodes();
+      state_.error = make_error(error_types::runtime, 500, "History limit exceeded",
+                                "the workflow produced more than " + std::to_string(limits_.history_events_max) +
+                                    " events; is a loop unbounded?", "/")
+                         .to_json();
+      finalize(WorkflowStatus::faulted, "workflow_faulted", json{{"error", state_.error}});
+      return;
+    }
+    Outcome outcome = std::move(outcomes_.front());
+    outcomes_.pop_front();
+    dispatch(outcome);
+  }
+}
+
+void Machine::dispatch(Outcome& outcome) {
+  if (is_final(state_.status)) return;
+  if (outcome.ok && outcome.directive.kind == FlowDirective::Kind::end && !state_.compensation) {
+    complete_workflow(std::move(outcome.output));
+    return;
+  }
+  if (outcome.parent == root_parent) {
+    if (outcome.ok) complete_workflow(std::move(outcome.output));
+    else fail_workflow("faulted", std::move(outcome.error));
+    return;
+  }
+  if (outcome.parent == compensation_parent) {
+    on_compensation_outcome(outcome);
+    return;
+  }
+  Node* parent = find_node(outcome.parent);
+  if (parent == nullptr) return;  // the parent was cancelled meanwhile (fork compete, timeout)
+  if (parent->kind == Node::Kind::list) on_list_outcome(*parent, outcome);
+  else on_task_outcome(*parent, outcome);
+}
+
+void Machine::update_status() {
+  if (is_final(state_.status)) return;
+  if (state_.compensation) state_.status = WorkflowStatus::compensating;
+  else if (!state_.activities.empty() || !outcomes_.empty()) state_.status = WorkflowStatus::running;
+  else state_.status = WorkflowStatus::waiting;
+}
+
+std::vector<Binding> Machine::bindings(const Node& scope, const json* output) {
+  static const json null_value;
+  const Node* task_node = &scope;
+  std::vector<Binding> result{
+      {"context", &state_.context},
+      {"input", scope.task_id >= 0 ? &scope.input : &null_value},
+      {"output", output != nullptr ? output : &null_value},
+      {"workflow", &workflow_argument_},
+      {"runtime", &runtime_argument_},
+      {"secrets", &secrets_argument_},
+  };
+  (void)task_node;
+  // Scoped variables: innermost first, so an inner `for` shadows an outer one of the same name.
+  for (const Node* n = &scope; n != nullptr;) {
+    for (auto it = n->vars.begin(); it != n->vars.end(); ++it) result.push_back({it.key(), &it.value()});
+    if (n->parent <= 0) break;
+    n = find_node(n->parent);
+  }
+  return result;
+}
+
+json Machine::task_argument(const Node& node) const {
+  if (node.task_id < 0) return nullptr;
+  const Task& task = task_of(node);
+  return json{{"name", task.name},
+              {"reference", task.reference},
+              {"input", node.input},
+              {"startedAt", {{"iso8601", format_timestamp(node.started_ms)},
+                             {"epoch", {{"seconds", node.started_ms / 1000}, {"milliseconds", node.started_ms}}}}}};
+}
+
+json Machine::evaluate(const ValueTemplate& value, const json& dot, const Node& scope, const json* output) {
+  if (value.is_constant()) return value.raw();
+  const json task = task_argument(scope);
+  auto b = bindings(scope, output);
+  b.push_back({"task", &task});
+  return value.render(dot, b);
+}
+
+json Machine::evaluate(const Expression& expression, const json& dot, const Node& scope, const json* output) {
+  const json task = task_argument(scope);
+  auto b = bindings(scope, output);
+  b.push_back({"task", &task});
+  return expression.evaluate(dot, b);
+}
+
+bool Machine::test(const Expression& expression, const json& dot, const Node& scope, const json* output) {
+  const json task = task_argument(scope);
+  auto b = bindings(scope, output);
+  b.push_back({"task", &task});
+  return expression.test(dot, b);
+}
+
+std::int64_t Machine::resolve_duration(const DurationSpec& spec, const Node& scope) {
+  if (!spec.expression) return spec.fixed_ms;
+  const json value = evaluate(*spec.expression, scope.task_id >= 0 ? scope.input : state_.input, scope);
+  std::string reason;
+  auto ms = parse_duration_ms(value.is_number_float() ? json(static_cast<std::int64_t>(value.get<double>())) : value,
+                              &reason);
+  // A computed deadline already in the past (negative) fires at once rather than failing.
+  if (!ms && value.is_number() && value.get<double>() < 0) return 0;
+  if (!ms) throw ExpressionError("duration expression `" + spec.expression->source() + "` gave " + value.dump() +
+                                 ": " + reason);
+  return *ms;
+}
+
+std::int64_t Machine::start_timer(TimerKind kind, std::int64_t due_ms, std::int64_t node, std::int64_t activity,
+                                  bool recorded, const std::string& reference) {
+  Timer timer{next_id(), due_ms, kind, node, activity, recorded};
+  state_.timers.emplace(timer.id, timer);
+  Command command;
+  command.type = Command::Type::start_timer;
+  command.timer_id = timer.id;
+  command.due_ms = due_ms;
+  step_.commands.push_back(std::move(command));
+  if (recorded)
+    emit("timer_started", reference,
+         json{{"timer_id", timer.id}, {"kind", to_string(kind)}, {"due", format_timestamp(due_ms)}, {"due_ms", due_ms}});
+  return timer.id;
+}
+
+void Machine::cancel_timer(std::int64_t& timer_id) {
+  if (timer_id == 0) return;
+  auto it = state_.timers.find(timer_id);
+  if (it != state_.timers.end()) {
+    if (it->second.recorded) emit("timer_cancelled", "/", json{{"timer_id", timer_id}});
+    state_.timers.erase(it);
+    Command command;
+    command.type = Command::Type::cancel_timer;
+    command.timer_id = timer_id;
+    step_.commands.push_back(std::move(command));
+  }
+  timer_id = 0;
+}
+
+void Machine::cancel_subtree(std::int64_t node_id) {
+  Node* node = find_node(node_id);
+  if (node == nullptr) return;
+  if (node->child != 0) cancel_subtree(node->child);
+  for (std::int64_t child : node->children)
+    if (child != 0) cancel_subtree(child);
+  node = find_node(node_id);  // children are erased; our own entry is still valid, refresh anyway
+  if (node->activity_id != 0) drop_activity(node->activity_id, true);
+  cancel_timer(node->timer_id);
+  cancel_timer(node->timeout_timer);
+  if (node->kind == Node::Kind::task) emit("task_cancelled", task_of(*node).reference);
+  state_.nodes.erase(node_id);
+}
+
+void Machine::cancel_all_nodes() {
+  // Cancel from the roots so each subtree goes children first.
+  std::vector<std::int64_t> roots;
+  for (const auto& [id, node] : state_.nodes)
+    if (node.parent < 0) roots.push_back(id);
+  for (std::int64_t id : roots) cancel_subtree(id);
+  assert(state_.nodes.empty());
+  for (auto it = state_.activities.begin(); it != state_.activities.end();) drop_activity((it++)->first, true);
+}
+
+}  // namespace detail
+}  // namespace flightplan::engine
