@@ -205,6 +205,18 @@ std::string_view trim(std::string_view text) {
   return text.substr(begin, end - begin + 1);
 }
 
+// True when `source` contains `$name` not followed by another identifier character.
+bool mentions_variable(std::string_view source, std::string_view name) {
+  const std::string token = "$" + std::string(name);
+  for (auto at = source.find(token); at != std::string_view::npos; at = source.find(token, at + 1)) {
+    const std::size_t end = at + token.size();
+    if (end == source.size()) return true;
+    const char next = source[end];
+    if (!(std::isalnum(static_cast<unsigned char>(next)) || next == '_')) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 struct Expression::Impl {
@@ -276,15 +288,20 @@ std::shared_ptr<const Expression> Expression::compile(std::string_view source,
   if (source.find('\0') != std::string_view::npos) {
     throw ExpressionError("invalid jq expression " + quoted + ": it contains a NUL character");
   }
-  std::string header = ". as [$__fp_in, $ENV";
+  // Bind only the variables the source mentions: each bound variable is converted to a jq value on
+  // every evaluation, and $workflow or $context can be large. A name that merely appears inside a
+  // string literal is bound needlessly, which is harmless; an unmentioned one cannot be referenced.
+  std::vector<std::string> used;
   for (const std::string& name : variables) {
     // Names starting with "__" are reserved for the wrapper ($__fp_in).
     if (!is_identifier(name) || name.starts_with("__")) {
       throw ExpressionError("invalid jq expression " + quoted + ": variable name \"" + name +
                             "\" is not an identifier or is reserved");
     }
-    header += ", $" + name;
+    if (mentions_variable(source, name)) used.push_back(name);
   }
+  std::string header = ". as [$__fp_in, $ENV";
+  for (const std::string& name : used) header += ", $" + name;
   header += "] | $__fp_in | (\n";
   const std::string prefix = std::string(sandbox_prelude) + header;
   const std::string program = prefix + std::string(source) + "\n)";
@@ -302,7 +319,7 @@ std::shared_ptr<const Expression> Expression::compile(std::string_view source,
     throw ExpressionError("invalid jq expression " + quoted + ": " + impl->compile_messages());
   }
   impl->messages.clear();
-  return std::shared_ptr<const Expression>(new Expression(std::string(source), variables, std::move(impl)));
+  return std::shared_ptr<const Expression>(new Expression(std::string(source), std::move(used), std::move(impl)));
 }
 
 nlohmann::json Expression::evaluate(const nlohmann::json& input, Bindings bindings) const {

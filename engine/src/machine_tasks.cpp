@@ -79,7 +79,10 @@ std::int64_t Machine::start_task(const Task& task, std::int64_t parent, json raw
       push({parent, id, true, std::move(output), {}, {}});
       return id;
     }
-    node.input = task.input_from ? evaluate(*task.input_from, node.raw_input, node) : node.raw_input;
+    // The raw input is only needed until the task's own input exists; dropping it keeps the
+    // persisted state (written after every input) small.
+    node.input = task.input_from ? evaluate(*task.input_from, node.raw_input, node) : std::move(node.raw_input);
+    node.raw_input = nullptr;
   } catch (const ExpressionError& e) {
     emit("task_started", task.reference, json{{"input", node.raw_input}});
     fault_task(node, expression_error(node, e.what()));
