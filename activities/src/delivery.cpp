@@ -62,7 +62,7 @@ ActivityResult DeliveryService::create(Call& call) {
     throw ArgumentError("fields 'droneId' and 'bookingId' exclude each other: a delivery has one carrier");
   }
   if (deliveries_.contains(delivery_id)) return conflict("delivery '" + delivery_id + "' already exists");
-  if (deliveries_.size() >= kRecordsMax) return unavailable("the delivery store is full", false);
+  if (deliveries_.size() >= records_max) return unavailable("the delivery store is full", false);
 
   nlohmann::json out{{"deliveryId", delivery_id}, {"status", "created"}};
   add_carrier(out, delivery);

@@ -17,12 +17,12 @@ namespace flightplan::activities::detail {
 
 namespace {
 
-constexpr GeoPoint kHangar{47.6205, -122.3493, 0.0};
-constexpr std::size_t kFleetSize = 10;
-constexpr double kCruiseSpeedMetersPerSecond = 15.0;
-constexpr double kExpeditedSpeedMetersPerSecond = 20.0;
-constexpr std::int64_t kHandlingMs = 60'000;
-constexpr double kCruiseAltitudeMeters = 120.0;
+constexpr GeoPoint hangar_location{47.6205, -122.3493, 0.0};
+constexpr std::size_t fleet_size = 10;
+constexpr double cruise_speed_meters_per_second = 15.0;
+constexpr double expedited_speed_meters_per_second = 20.0;
+constexpr std::int64_t handling_ms = 60'000;
+constexpr double cruise_altitude_meters = 120.0;
 
 std::string drone_name(std::size_t index) {
   char name[16];
@@ -45,13 +45,13 @@ struct Flight {
 
 Flight plan_flight(std::string drone_id, const GeoPoint& pickup, const GeoPoint& dropoff, bool expedited,
                    std::int64_t now_ms) {
-  const double speed = expedited ? kExpeditedSpeedMetersPerSecond : kCruiseSpeedMetersPerSecond;
-  const double to_pickup_m = haversine_meters(kHangar, pickup);
+  const double speed = expedited ? expedited_speed_meters_per_second : cruise_speed_meters_per_second;
+  const double to_pickup_m = haversine_meters(hangar_location, pickup);
   const double to_dropoff_m = haversine_meters(pickup, dropoff);
   Flight flight{std::move(drone_id), pickup, dropoff, to_pickup_m + to_dropoff_m, now_ms, 0, 0, 0,
                 std::nullopt};
   flight.pickup_eta_ms = now_ms + travel_ms(to_pickup_m, speed);
-  flight.departure_ms = flight.pickup_eta_ms + kHandlingMs;
+  flight.departure_ms = flight.pickup_eta_ms + handling_ms;
   flight.delivery_eta_ms = flight.departure_ms + travel_ms(to_dropoff_m, speed);
   return flight;
 }
@@ -64,7 +64,7 @@ GeoPoint on_leg(const GeoPoint& from, const GeoPoint& to, std::int64_t start_ms,
   if (at_ms >= end_ms) return to;
   GeoPoint point =
       interpolate(from, to, static_cast<double>(at_ms - start_ms) / static_cast<double>(end_ms - start_ms));
-  point.altitude = kCruiseAltitudeMeters;
+  point.altitude = cruise_altitude_meters;
   return point;
 }
 
@@ -77,7 +77,7 @@ struct Position {
 // to the drop-off: the package is already with the drone.
 Position planned_position(const Flight& flight, std::int64_t at_ms) {
   if (at_ms < flight.pickup_eta_ms) {
-    return {"HeadedToPickup", on_leg(kHangar, flight.pickup, flight.start_ms, flight.pickup_eta_ms, at_ms)};
+    return {"HeadedToPickup", on_leg(hangar_location, flight.pickup, flight.start_ms, flight.pickup_eta_ms, at_ms)};
   }
   if (at_ms < flight.delivery_eta_ms) {
     return {"HeadedToDropoff",
@@ -106,13 +106,13 @@ class DroneService : public Service {
   std::optional<std::size_t> free_drone() const;
 
   // The delivery each drone is assigned to, or "" when it is free.
-  std::array<std::string, kFleetSize> delivery_by_drone_;
+  std::array<std::string, fleet_size> delivery_by_drone_;
   // The latest flight of each delivery, kept after release so tracking can still answer.
   std::map<std::string, Flight, std::less<>> flights_;
 };
 
 std::optional<std::size_t> DroneService::drone_flying(const std::string& delivery_id) const {
-  for (std::size_t i = 0; i < kFleetSize; ++i) {
+  for (std::size_t i = 0; i < fleet_size; ++i) {
     if (delivery_by_drone_[i] == delivery_id) return i;
   }
   return std::nullopt;
@@ -135,8 +135,8 @@ ActivityResult DroneService::schedule(Call& call) {
     return conflict("delivery '" + delivery_id + "' already has " + drone_name(*busy));
   }
   const auto drone = free_drone();
-  if (!drone) return unavailable("all " + std::to_string(kFleetSize) + " drones are busy");
-  if (flights_.size() >= kRecordsMax && !flights_.contains(delivery_id)) {
+  if (!drone) return unavailable("all " + std::to_string(fleet_size) + " drones are busy");
+  if (flights_.size() >= records_max && !flights_.contains(delivery_id)) {
     return unavailable("the flight log is full", false);
   }
 
@@ -164,7 +164,7 @@ ActivityResult DroneService::release(Call& call) {
   const std::string drone_id = call.args.text("droneId");
   const std::string delivery_id = call.args.text("deliveryId");
   std::optional<std::size_t> drone;
-  for (std::size_t i = 0; i < kFleetSize && !drone; ++i) {
+  for (std::size_t i = 0; i < fleet_size && !drone; ++i) {
     if (drone_name(i) == drone_id) drone = i;
   }
   if (!drone) return not_found("drone '" + drone_id + "' is not in the fleet (drone-001..drone-010)");

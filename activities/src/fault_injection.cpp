@@ -9,15 +9,15 @@ namespace flightplan::activities {
 namespace {
 
 // An hour of injected latency is already far beyond any sensible activity timeout.
-constexpr std::int64_t kLatencyMsMax = 3'600'000;
+constexpr std::int64_t latency_ms_max = 3'600'000;
 
-constexpr std::uint64_t kFnvOffset = 14695981039346656037ULL;
-constexpr std::uint64_t kFnvPrime = 1099511628211ULL;
+constexpr std::uint64_t fnv_offset = 14695981039346656037ULL;
+constexpr std::uint64_t fnv_prime = 1099511628211ULL;
 
 std::uint64_t fnv1a(std::uint64_t hash, std::string_view bytes) {
   for (const char c : bytes) {
     hash ^= static_cast<unsigned char>(c);
-    hash *= kFnvPrime;
+    hash *= fnv_prime;
   }
   return hash;
 }
@@ -25,7 +25,7 @@ std::uint64_t fnv1a(std::uint64_t hash, std::string_view bytes) {
 std::uint64_t fnv1a(std::uint64_t hash, std::uint64_t value) {
   for (int i = 0; i < 8; ++i) {
     hash ^= (value >> (8 * i)) & 0xffU;
-    hash *= kFnvPrime;
+    hash *= fnv_prime;
   }
   return hash;
 }
@@ -71,7 +71,7 @@ std::optional<double> parse_rate(std::string_view text) {
 std::optional<std::int64_t> parse_latency_ms(std::string_view text) {
   std::int64_t value = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc() || end != text.data() + text.size() || value < 0 || value > kLatencyMsMax) {
+  if (error != std::errc() || end != text.data() + text.size() || value < 0 || value > latency_ms_max) {
     return std::nullopt;
   }
   return value;
@@ -92,7 +92,7 @@ std::optional<std::string> apply_setting(std::string_view setting, FaultRule& ru
   if (key == "latency_ms") {
     const auto latency_ms = parse_latency_ms(value);
     if (!latency_ms) {
-      return "latency_ms must be an integer from 0 to " + std::to_string(kLatencyMsMax) + ", got '" +
+      return "latency_ms must be an integer from 0 to " + std::to_string(latency_ms_max) + ", got '" +
              std::string(value) + "'";
     }
     rule.latency_ms = *latency_ms;
@@ -150,7 +150,7 @@ FaultDecision FaultInjector::decide(std::string_view activity, std::string_view 
   const FaultRule* rule = rule_for(activity);
   if (rule == nullptr) return {};
   // The separators keep ("ab", "c") and ("a", "bc") apart.
-  std::uint64_t state = fnv1a(kFnvOffset, seed_);
+  std::uint64_t state = fnv1a(fnv_offset, seed_);
   state = fnv1a(fnv1a(state, activity), std::string_view("\0", 1));
   state = fnv1a(fnv1a(state, idempotency_key), std::string_view("\0", 1));
   state = fnv1a(state, static_cast<std::uint64_t>(static_cast<std::int64_t>(attempt)));

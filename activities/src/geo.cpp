@@ -20,7 +20,7 @@ double haversine_meters(const GeoPoint& from, const GeoPoint& to) {
   const double a = sin_lat * sin_lat +
                    std::cos(radians(from.latitude)) * std::cos(radians(to.latitude)) * sin_lon * sin_lon;
   // Rounding can push `a` a hair above 1 for antipodal points; asin would then return NaN.
-  return 2.0 * kEarthRadiusMeters * std::asin(std::sqrt(std::min(1.0, a)));
+  return 2.0 * earth_radius_meters * std::asin(std::sqrt(std::min(1.0, a)));
 }
 
 GeoPoint interpolate(const GeoPoint& from, const GeoPoint& to, double fraction) {

@@ -12,7 +12,7 @@ struct GeoPoint {
 };
 
 // Mean Earth radius (IUGG), the radius the haversine distance uses.
-inline constexpr double kEarthRadiusMeters = 6371000.0;
+inline constexpr double earth_radius_meters = 6371000.0;
 
 // Great-circle distance along the surface, ignoring altitude.
 double haversine_meters(const GeoPoint& from, const GeoPoint& to);

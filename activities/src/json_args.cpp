@@ -56,8 +56,8 @@ std::optional<std::string> Args::optional_text(std::string_view field) const {
   if (!value->is_string()) throw ArgumentError("field '" + name(field) + "' must be a string");
   const auto& text = value->get_ref<const std::string&>();
   if (text.empty()) throw ArgumentError("field '" + name(field) + "' must not be empty");
-  if (text.size() > kTextLengthMax) {
-    throw ArgumentError("field '" + name(field) + "' is longer than " + std::to_string(kTextLengthMax) +
+  if (text.size() > text_length_max) {
+    throw ArgumentError("field '" + name(field) + "' is longer than " + std::to_string(text_length_max) +
                         " characters");
   }
   return text;
@@ -133,7 +133,7 @@ GeoPoint Args::location_from_text(std::string_view field, const std::string& tex
   if (!latitude || !longitude) {
     throw ArgumentError("field '" + name(field) +
                         "' must be a \"lat,lon\" string such as \"47.6205,-122.3493\" (got '" +
-                        text.substr(0, kTextLengthMax) + "')");
+                        text.substr(0, text_length_max) + "')");
   }
   return GeoPoint{*latitude, *longitude, 0.0};
 }

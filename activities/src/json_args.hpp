@@ -25,7 +25,7 @@ class ArgumentError : public std::runtime_error {
 };
 
 // Identifiers, names and tags are short; a longer string is a caller bug, not data to keep.
-inline constexpr std::size_t kTextLengthMax = 256;
+inline constexpr std::size_t text_length_max = 256;
 
 class Args {
  public:
@@ -33,7 +33,7 @@ class Args {
   // or null. `path` is the dotted name of this object inside the top-level arguments ("" at the top).
   explicit Args(const nlohmann::json& arguments, std::string path = {});
 
-  // A required non-empty string of at most kTextLengthMax characters.
+  // A required non-empty string of at most text_length_max characters.
   std::string text(std::string_view field) const;
   std::optional<std::string> optional_text(std::string_view field) const;
   // A required string from a fixed set.

@@ -27,7 +27,7 @@ class PackageService : public Service {
       it->second = std::move(update);
       return ActivityResult::success(to_json(package_id, it->second));
     }
-    if (packages_.size() >= kRecordsMax) return unavailable("the package store is full", false);
+    if (packages_.size() >= records_max) return unavailable("the package store is full", false);
     const auto inserted = packages_.emplace(package_id, std::move(update)).first;
     return ActivityResult::success(to_json(package_id, inserted->second));
   }

@@ -24,13 +24,13 @@ PackageInfo read_package_info(const Args& args, std::string_view field) {
 
 std::optional<std::string> third_party_reason(const PackageInfo& package, double route_meters) {
   if (package.size == "large") return "large packages do not fit a drone";
-  if (package.weight_kg > kDronePayloadMaxKg) {
+  if (package.weight_kg > drone_payload_max_kg) {
     return "package weighs " + decimal(package.weight_kg) + " kg, above the drone payload limit of " +
-           decimal(kDronePayloadMaxKg) + " kg";
+           decimal(drone_payload_max_kg) + " kg";
   }
-  if (route_meters > kDroneRouteMaxMeters) {
+  if (route_meters > drone_route_max_meters) {
     return "route is " + decimal(route_meters / 1000.0) + " km, beyond the drone range of " +
-           decimal(kDroneRouteMaxMeters / 1000.0) + " km";
+           decimal(drone_route_max_meters / 1000.0) + " km";
   }
   return std::nullopt;
 }

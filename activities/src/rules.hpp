@@ -10,8 +10,8 @@
 
 namespace flightplan::activities::detail {
 
-inline constexpr double kDronePayloadMaxKg = 20.0;
-inline constexpr double kDroneRouteMaxMeters = 30'000.0;
+inline constexpr double drone_payload_max_kg = 20.0;
+inline constexpr double drone_route_max_meters = 30'000.0;
 
 struct PackageInfo {
   std::string size;  // "small", "medium" or "large"

@@ -17,7 +17,7 @@ ActivityResult Service::run(const ActivityRequest& request, ActivityHost& host, 
       if (it != results_by_key_.end()) return it->second;
     }
     result = invoke(request, handler, signals);
-    const bool is_validation_failure = !result.ok && result.failure.type == kValidationType;
+    const bool is_validation_failure = !result.ok && result.failure.type == validation_type;
     if (!key.empty() && (result.ok || is_validation_failure)) remember(key, result);
   }
   // Outside the lock: a host may deliver the signal synchronously and call back into activities.
@@ -44,7 +44,7 @@ ActivityResult Service::invoke(const ActivityRequest& request, const Handler& ha
 }
 
 void Service::remember(const std::string& key, const ActivityResult& result) {
-  if (keys_oldest_first_.size() >= kRememberedResultsMax) {
+  if (keys_oldest_first_.size() >= remembered_results_max) {
     results_by_key_.erase(keys_oldest_first_.front());
     keys_oldest_first_.pop_front();
   }

@@ -23,9 +23,9 @@ namespace flightplan::activities::detail {
 
 // How many results a service remembers per idempotency key; past this the oldest key is forgotten.
 // Keys are reused within a retry window, which is far shorter than 100,000 later calls.
-inline constexpr std::size_t kRememberedResultsMax = 100'000;
+inline constexpr std::size_t remembered_results_max = 100'000;
 // How many records (packages, bookings, deliveries, flights) a service keeps before refusing more.
-inline constexpr std::size_t kRecordsMax = 100'000;
+inline constexpr std::size_t records_max = 100'000;
 
 struct Signal {
   std::string workflow_id;

@@ -6,7 +6,7 @@ namespace flightplan::activities::detail {
 
 namespace {
 
-constexpr std::int64_t kMsPerDay = 86'400'000;
+constexpr std::int64_t ms_per_day = 86'400'000;
 
 // Integer division rounding towards minus infinity, so instants before 1970 land on the right day.
 constexpr std::int64_t floor_div(std::int64_t a, std::int64_t b) {
@@ -16,8 +16,8 @@ constexpr std::int64_t floor_div(std::int64_t a, std::int64_t b) {
 bool is_leap(std::int64_t year) { return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0; }
 
 int days_in_month(std::int64_t year, int month) {
-  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  return month == 2 && is_leap(year) ? 29 : kDays[month - 1];
+  static constexpr int days_in_month[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return month == 2 && is_leap(year) ? 29 : days_in_month[month - 1];
 }
 
 // Counting years from March makes the leap day the last day of the counted year, so the day of the
@@ -106,8 +106,8 @@ std::optional<int> read_offset_minutes(std::string_view text, std::size_t& pos) 
 }  // namespace
 
 std::string format_rfc3339(std::int64_t epoch_ms) {
-  const std::int64_t days = floor_div(epoch_ms, kMsPerDay);
-  const std::int64_t ms_of_day = epoch_ms - days * kMsPerDay;
+  const std::int64_t days = floor_div(epoch_ms, ms_per_day);
+  const std::int64_t ms_of_day = epoch_ms - days * ms_per_day;
   const CivilDate date = civil_from_days(days);
   char buffer[64];
   std::snprintf(buffer, sizeof buffer, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ",

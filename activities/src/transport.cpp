@@ -14,9 +14,9 @@ namespace flightplan::activities::detail {
 
 namespace {
 
-constexpr double kGroundSpeedMetersPerSecond = 10.0;
-constexpr std::int64_t kPickupLeadMs = 15 * 60 * 1000;
-constexpr const char* kCarrier = "Fabrikam Ground";
+constexpr double ground_speed_meters_per_second = 10.0;
+constexpr std::int64_t pickup_lead_ms = 15 * 60 * 1000;
+constexpr const char* carrier_name = "Fabrikam Ground";
 
 struct Booking {
   std::string delivery_id;
@@ -40,12 +40,12 @@ class TransportService : public Service {
     const GeoPoint pickup = call.args.location("pickupLocation");
     const GeoPoint dropoff = call.args.location("dropOffLocation");
     const auto requested_pickup_ms = call.args.optional_time_ms("pickupTime");
-    if (bookings_.size() >= kRecordsMax) return unavailable("the booking store is full", false);
+    if (bookings_.size() >= records_max) return unavailable("the booking store is full", false);
 
     const std::int64_t pickup_ms =
-        std::max(call.request.now_ms + kPickupLeadMs, requested_pickup_ms.value_or(0));
+        std::max(call.request.now_ms + pickup_lead_ms, requested_pickup_ms.value_or(0));
     const std::int64_t delivery_ms =
-        pickup_ms + travel_ms(haversine_meters(pickup, dropoff), kGroundSpeedMetersPerSecond);
+        pickup_ms + travel_ms(haversine_meters(pickup, dropoff), ground_speed_meters_per_second);
     char booking_id[32];
     std::snprintf(booking_id, sizeof booking_id, "booking-%04zu", bookings_.size() + 1);
     bookings_.emplace(booking_id, Booking{delivery_id, "booked"});
@@ -60,7 +60,7 @@ class TransportService : public Service {
                                     delivery_ms - call.request.now_ms});
     }
     return ActivityResult::success({{"bookingId", booking_id},
-                                    {"carrier", kCarrier},
+                                    {"carrier", carrier_name},
                                     {"pickupEta", format_rfc3339(pickup_ms)},
                                     {"deliveryEta", format_rfc3339(delivery_ms)}});
   }

@@ -22,16 +22,16 @@ using nlohmann::json;
 
 namespace {
 
-constexpr std::int64_t kNowMs = 1'795'235'554'000;  // 2026-11-21T04:32:34.000Z
-constexpr const char* kValidation = "https://serverlessworkflow.io/spec/1.0.0/errors/validation";
-constexpr const char* kNotFound = "https://flightplan.dev/errors/not-found";
-constexpr const char* kConflict = "https://flightplan.dev/errors/conflict";
-constexpr const char* kUnavailable = "https://flightplan.dev/errors/unavailable";
+constexpr std::int64_t test_now_ms = 1'795'235'554'000;  // 2026-11-21T04:32:34.000Z
+constexpr const char* validation_type = "https://serverlessworkflow.io/spec/1.0.0/errors/validation";
+constexpr const char* not_found_type = "https://flightplan.dev/errors/not-found";
+constexpr const char* conflict_type = "https://flightplan.dev/errors/conflict";
+constexpr const char* unavailable_type = "https://flightplan.dev/errors/unavailable";
 
 // A route in Seattle whose expected figures were computed independently (haversine, R = 6371 km):
 // hangar -> pickup 1707.84 m, pickup -> drop-off 17390.60 m.
-const json kPickup = "47.6097,-122.3331";
-const json kDropoff = {{"latitude", 47.6740}, {"longitude", -122.1215}};
+const json pickup_location = "47.6097,-122.3331";
+const json dropoff_location = {{"latitude", 47.6740}, {"longitude", -122.1215}};
 
 struct SentSignal {
   std::string workflow_id;
@@ -53,7 +53,7 @@ struct Services {
   Services() { register_delivery_activities(registry); }
 
   // Calls `name`; an empty key means "no idempotency", so repeated calls really run again.
-  ActivityResult call(const std::string& name, json arguments, std::int64_t now_ms = kNowMs,
+  ActivityResult call(const std::string& name, json arguments, std::int64_t now_ms = test_now_ms,
                       const std::string& key = "", const std::string& workflow_id = "wf-1") {
     Activity* activity = registry.find(name);
     BOOST_REQUIRE_MESSAGE(activity != nullptr, "activity " << name << " is not registered");
@@ -63,8 +63,8 @@ struct Services {
 
   json schedule_args(const std::string& delivery_id, bool expedited = false) const {
     return {{"deliveryId", delivery_id},
-            {"pickupLocation", kPickup},
-            {"dropOffLocation", kDropoff},
+            {"pickupLocation", pickup_location},
+            {"dropOffLocation", dropoff_location},
             {"packageInfo", {{"size", "small"}, {"weight", 2.5}}},
             {"expedited", expedited}};
   }
@@ -83,7 +83,7 @@ void check_failure(const ActivityResult& result, const std::string& type, int st
 }
 
 void check_validation(const ActivityResult& result, const std::string& detail) {
-  check_failure(result, kValidation, 400, false, detail);
+  check_failure(result, validation_type, 400, false, detail);
 }
 
 void check_location(const json& location, double latitude, double longitude, double altitude) {
@@ -145,7 +145,7 @@ BOOST_AUTO_TEST_CASE(active_inactive_and_unknown_owners) {
              json({{"ownerId", "fabrikam-42"}, {"active", true}, {"name", "Business fabrikam-42"}}));
   BOOST_TEST(services.call("account.check", {{"ownerId", "inactive-7"}}).output ==
              json({{"ownerId", "inactive-7"}, {"active", false}, {"name", "Business inactive-7"}}));
-  check_failure(services.call("account.check", {{"ownerId", "unknown-3"}}), kNotFound, 404, false,
+  check_failure(services.call("account.check", {{"ownerId", "unknown-3"}}), not_found_type, 404, false,
                 "account 'unknown-3' does not exist");
 }
 
@@ -200,9 +200,9 @@ BOOST_AUTO_TEST_CASE(upsert_get_cancel) {
 
 BOOST_AUTO_TEST_CASE(unknown_packages_and_bad_fields) {
   Services services;
-  check_failure(services.call("package.cancel", {{"packageId", "nope"}}), kNotFound, 404, false,
+  check_failure(services.call("package.cancel", {{"packageId", "nope"}}), not_found_type, 404, false,
                 "package 'nope' does not exist");
-  check_failure(services.call("package.get", {{"packageId", "nope"}}), kNotFound, 404, false,
+  check_failure(services.call("package.get", {{"packageId", "nope"}}), not_found_type, 404, false,
                 "package 'nope' does not exist");
   const json good{{"packageId", "p1"}, {"ownerId", "o1"}, {"size", "small"}, {"weight", 1}};
   json bad = good;
@@ -268,7 +268,7 @@ BOOST_AUTO_TEST_CASE(check_validates_nested_fields) {
 
 BOOST_AUTO_TEST_CASE(book_and_cancel) {
   Services services;
-  const json args{{"deliveryId", "d1"}, {"pickupLocation", kPickup}, {"dropOffLocation", kDropoff}};
+  const json args{{"deliveryId", "d1"}, {"pickupLocation", pickup_location}, {"dropOffLocation", dropoff_location}};
   // Pickup 15 minutes after now; 17390.60 m at 10 m/s is 1739.060 s.
   BOOST_TEST(services.call("transport.book", args).output ==
              json({{"bookingId", "booking-0001"},
@@ -286,7 +286,7 @@ BOOST_AUTO_TEST_CASE(book_and_cancel) {
 
   BOOST_TEST(services.call("transport.cancel", {{"bookingId", "booking-0001"}}).output ==
              json({{"bookingId", "booking-0001"}, {"status", "cancelled"}}));
-  check_failure(services.call("transport.cancel", {{"bookingId", "booking-9999"}}), kNotFound, 404, false,
+  check_failure(services.call("transport.cancel", {{"bookingId", "booking-9999"}}), not_found_type, 404, false,
                 "booking 'booking-9999' does not exist");
   later["pickupTime"] = "tomorrow";
   check_validation(services.call("transport.book", later),
@@ -335,9 +335,9 @@ BOOST_AUTO_TEST_CASE(expedited_flights_are_faster_and_workflow_id_can_be_given) 
 BOOST_AUTO_TEST_CASE(same_key_twice_takes_one_drone_and_sends_one_signal) {
   Services services;
   const ActivityResult first =
-      services.call("drone.schedule", services.schedule_args("d1"), kNowMs, "wf-1/s/1");
+      services.call("drone.schedule", services.schedule_args("d1"), test_now_ms, "wf-1/s/1");
   const ActivityResult again =
-      services.call("drone.schedule", services.schedule_args("d1"), kNowMs + 5000, "wf-1/s/1");
+      services.call("drone.schedule", services.schedule_args("d1"), test_now_ms + 5000, "wf-1/s/1");
   BOOST_REQUIRE(first.ok);
   BOOST_REQUIRE(again.ok);
   BOOST_TEST(again.output == first.output);
@@ -348,21 +348,21 @@ BOOST_AUTO_TEST_CASE(same_key_twice_takes_one_drone_and_sends_one_signal) {
 
 BOOST_AUTO_TEST_CASE(validation_failures_are_remembered_but_unavailability_is_not) {
   Services services;
-  check_validation(services.call("drone.schedule", json::object(), kNowMs, "k-bad"),
+  check_validation(services.call("drone.schedule", json::object(), test_now_ms, "k-bad"),
                    "missing required field 'deliveryId'");
   // Same key, now with good arguments: the stored failure comes back and no drone is taken.
-  check_validation(services.call("drone.schedule", services.schedule_args("d1"), kNowMs, "k-bad"),
+  check_validation(services.call("drone.schedule", services.schedule_args("d1"), test_now_ms, "k-bad"),
                    "missing required field 'deliveryId'");
   BOOST_TEST(services.host.signals.empty());
 
   for (int i = 0; i < 10; ++i)
     services.call("drone.schedule", services.schedule_args("f" + std::to_string(i)));
-  check_failure(services.call("drone.schedule", services.schedule_args("d1"), kNowMs, "k-busy"), kUnavailable,
+  check_failure(services.call("drone.schedule", services.schedule_args("d1"), test_now_ms, "k-busy"), unavailable_type,
                 503, true, "all 10 drones are busy");
   BOOST_TEST(services.call("drone.release", {{"droneId", "drone-004"}, {"deliveryId", "f3"}}).ok);
   // The retry with the same key runs again and gets the freed drone.
   const ActivityResult retry =
-      services.call("drone.schedule", services.schedule_args("d1"), kNowMs, "k-busy");
+      services.call("drone.schedule", services.schedule_args("d1"), test_now_ms, "k-busy");
   BOOST_REQUIRE(retry.ok);
   BOOST_TEST(retry.output["droneId"] == "drone-004");
 }
@@ -375,7 +375,7 @@ BOOST_AUTO_TEST_CASE(fleet_exhaustion_then_release) {
     BOOST_REQUIRE(result.ok);
     BOOST_TEST(result.output["droneId"] == (i < 10 ? "drone-00" : "drone-0") + std::to_string(i));
   }
-  check_failure(services.call("drone.schedule", services.schedule_args("d11")), kUnavailable, 503, true,
+  check_failure(services.call("drone.schedule", services.schedule_args("d11")), unavailable_type, 503, true,
                 "all 10 drones are busy");
   BOOST_TEST(services.host.signals.size() == 10U);
 
@@ -390,11 +390,11 @@ BOOST_AUTO_TEST_CASE(fleet_exhaustion_then_release) {
 BOOST_AUTO_TEST_CASE(release_and_schedule_conflicts) {
   Services services;
   BOOST_REQUIRE(services.call("drone.schedule", services.schedule_args("d1")).ok);
-  check_failure(services.call("drone.schedule", services.schedule_args("d1")), kConflict, 409, false,
+  check_failure(services.call("drone.schedule", services.schedule_args("d1")), conflict_type, 409, false,
                 "delivery 'd1' already has drone-001");
-  check_failure(services.call("drone.release", {{"droneId", "drone-001"}, {"deliveryId", "d9"}}), kConflict,
+  check_failure(services.call("drone.release", {{"droneId", "drone-001"}, {"deliveryId", "d9"}}), conflict_type,
                 409, false, "drone-001 is assigned to delivery 'd1', not 'd9'");
-  check_failure(services.call("drone.release", {{"droneId", "drone-011"}, {"deliveryId", "d1"}}), kNotFound,
+  check_failure(services.call("drone.release", {{"droneId", "drone-011"}, {"deliveryId", "d1"}}), not_found_type,
                 404, false, "drone 'drone-011' is not in the fleet (drone-001..drone-010)");
   check_validation(services.call("drone.release", {{"droneId", "drone-001"}}),
                    "missing required field 'deliveryId'");
@@ -437,18 +437,18 @@ BOOST_AUTO_TEST_CASE(tracking_follows_the_route) {
   const auto track = [&](std::int64_t at_ms) {
     return services.call("drone.track", {{"deliveryId", "d1"}}, at_ms).output;
   };
-  const std::int64_t pickup_eta_ms = kNowMs + 113'856;
+  const std::int64_t pickup_eta_ms = test_now_ms + 113'856;
   const std::int64_t departure_ms = pickup_eta_ms + 60'000;
   const std::int64_t delivery_eta_ms = departure_ms + 1'159'374;
 
-  const json start = track(kNowMs);
+  const json start = track(test_now_ms);
   BOOST_TEST(start["stage"] == "HeadedToPickup");
   BOOST_TEST(start["droneId"] == "drone-001");
   BOOST_TEST(start["pickupEta"] == "2026-11-21T04:34:27.856Z");
   BOOST_TEST(start["deliveryEta"] == "2026-11-21T04:54:47.230Z");
   check_location(start["lastKnownLocation"], 47.6205, -122.3493, 0.0);  // on the ground at the hangar
 
-  const json halfway = track(kNowMs + 113'856 / 2);
+  const json halfway = track(test_now_ms + 113'856 / 2);
   BOOST_TEST(halfway["stage"] == "HeadedToPickup");
   check_location(halfway["lastKnownLocation"], 47.6151, -122.3412, 120.0);
 
@@ -463,14 +463,14 @@ BOOST_AUTO_TEST_CASE(tracking_follows_the_route) {
   const json landed = track(delivery_eta_ms);
   BOOST_TEST(landed["stage"] == "Completed");
   check_location(landed["lastKnownLocation"], 47.6740, -122.1215, 0.0);
-  check_failure(services.call("drone.track", {{"deliveryId", "d404"}}), kNotFound, 404, false,
+  check_failure(services.call("drone.track", {{"deliveryId", "d404"}}), not_found_type, 404, false,
                 "no drone flight for delivery 'd404'");
 }
 
 BOOST_AUTO_TEST_CASE(release_before_landing_cancels_the_flight) {
   Services services;
   BOOST_REQUIRE(services.call("drone.schedule", services.schedule_args("d1")).ok);
-  const std::int64_t released_ms = kNowMs + 113'856 / 2;
+  const std::int64_t released_ms = test_now_ms + 113'856 / 2;
   BOOST_REQUIRE(
       services.call("drone.release", {{"droneId", "drone-001"}, {"deliveryId", "d1"}}, released_ms).ok);
   const json before = services.call("drone.track", {{"deliveryId", "d1"}}, released_ms - 1).output;
@@ -482,9 +482,9 @@ BOOST_AUTO_TEST_CASE(release_before_landing_cancels_the_flight) {
   // Released after landing: the flight stays completed.
   BOOST_REQUIRE(services.call("drone.schedule", services.schedule_args("d2")).ok);
   BOOST_REQUIRE(
-      services.call("drone.release", {{"droneId", "drone-001"}, {"deliveryId", "d2"}}, kNowMs + 2'000'000)
+      services.call("drone.release", {{"droneId", "drone-001"}, {"deliveryId", "d2"}}, test_now_ms + 2'000'000)
           .ok);
-  BOOST_TEST(services.call("drone.track", {{"deliveryId", "d2"}}, kNowMs + 3'000'000).output["stage"] ==
+  BOOST_TEST(services.call("drone.track", {{"deliveryId", "d2"}}, test_now_ms + 3'000'000).output["stage"] ==
              "Completed");
 }
 
@@ -495,8 +495,8 @@ BOOST_AUTO_TEST_SUITE(delivery)
 json create_args(const std::string& delivery_id) {
   return {{"deliveryId", delivery_id},
           {"ownerId", "o1"},
-          {"pickupLocation", kPickup},
-          {"dropOffLocation", kDropoff}};
+          {"pickupLocation", pickup_location},
+          {"dropOffLocation", dropoff_location}};
 }
 
 BOOST_AUTO_TEST_CASE(create_get_complete) {
@@ -523,7 +523,7 @@ BOOST_AUTO_TEST_CASE(create_get_complete) {
              json({{"deliveryId", "d1"}, {"status", "completed"}}));
   BOOST_TEST(
       services.call("delivery.complete", {{"deliveryId", "d1"}}).ok);  // repeating an end state is fine
-  check_failure(services.call("delivery.cancel", {{"deliveryId", "d1"}}), kConflict, 409, false,
+  check_failure(services.call("delivery.cancel", {{"deliveryId", "d1"}}), conflict_type, 409, false,
                 "delivery 'd1' is already completed");
   BOOST_TEST(services.call("delivery.get", {{"deliveryId", "d1"}}).output["status"] == "completed");
 }
@@ -535,13 +535,13 @@ BOOST_AUTO_TEST_CASE(create_cancel_with_booking) {
   BOOST_TEST(
       services.call("delivery.create", args).output ==
       json({{"deliveryId", "d2"}, {"status", "created"}, {"bookingId", "booking-0001"}, {"eta", nullptr}}));
-  check_failure(services.call("delivery.create", args), kConflict, 409, false,
+  check_failure(services.call("delivery.create", args), conflict_type, 409, false,
                 "delivery 'd2' already exists");
   BOOST_TEST(services.call("delivery.cancel", {{"deliveryId", "d2"}}).output ==
              json({{"deliveryId", "d2"}, {"status", "cancelled"}}));
-  check_failure(services.call("delivery.complete", {{"deliveryId", "d2"}}), kConflict, 409, false,
+  check_failure(services.call("delivery.complete", {{"deliveryId", "d2"}}), conflict_type, 409, false,
                 "delivery 'd2' is already cancelled");
-  check_failure(services.call("delivery.cancel", {{"deliveryId", "d3"}}), kNotFound, 404, false,
+  check_failure(services.call("delivery.cancel", {{"deliveryId", "d3"}}), not_found_type, 404, false,
                 "delivery 'd3' does not exist");
 }
 

@@ -22,12 +22,12 @@ using flightplan::yaml::load_yaml_file;
 using flightplan::yaml::LoadLimits;
 using nlohmann::json;
 
-constexpr const char* kFile = "test.yaml";
+constexpr const char* test_file = "test.yaml";
 
 // The diagnostics load_yaml reports for `text`; fails the test when the text loads.
 std::vector<Diagnostic> errors_of(const std::string& text, const LoadLimits& limits = {}) {
   try {
-    load_yaml(text, kFile, limits);
+    load_yaml(text, test_file, limits);
   } catch (const DefinitionError& error) {
     BOOST_TEST_REQUIRE(!error.diagnostics().empty());
     return error.diagnostics();
@@ -41,14 +41,14 @@ void expect_error(const std::string& text, int line, int column, const std::stri
                   const LoadLimits& limits = {}) {
   const std::vector<Diagnostic> errors = errors_of(text, limits);
   BOOST_TEST_REQUIRE(errors.size() == 1u);
-  BOOST_TEST(errors[0].file == kFile);
+  BOOST_TEST(errors[0].file == test_file);
   BOOST_TEST(errors[0].position.line == line);
   BOOST_TEST(errors[0].position.column == column);
   BOOST_TEST(errors[0].message.find(fragment) != std::string::npos,
              "'" << errors[0].message << "' lacks '" << fragment << "'");
 }
 
-json value_of(const std::string& yaml_value) { return load_yaml("v: " + yaml_value, kFile).root.at("v"); }
+json value_of(const std::string& yaml_value) { return load_yaml("v: " + yaml_value, test_file).root.at("v"); }
 
 void expect_position(const SourceDocument& document, const std::string& pointer, int line, int column) {
   const auto found = document.positions.find(pointer);
@@ -131,7 +131,7 @@ BOOST_AUTO_TEST_CASE(unrepresentable_scalars) {
 }
 
 BOOST_AUTO_TEST_CASE(keys_are_text_as_written) {
-  const json root = load_yaml("true: 1\n123: 2\n~: 3\n\"q\": 4\n", kFile).root;
+  const json root = load_yaml("true: 1\n123: 2\n~: 3\n\"q\": 4\n", test_file).root;
   BOOST_TEST(root == json({{"true", 1}, {"123", 2}, {"~", 3}, {"q", 4}}));
   expect_error("? [a, b]\n: 1\n", 1, 3, "mapping keys must be scalars");
   expect_error("{[a]: 1}", 1, 2, "mapping keys must be scalars");
@@ -164,7 +164,7 @@ BOOST_AUTO_TEST_CASE(keys_and_sequence_items) {
 }
 
 BOOST_AUTO_TEST_CASE(pointer_escaping) {
-  const SourceDocument document = load_yaml("outer:\n  a/b: x\n  \"c~d\": {e/f~: 1}\n", kFile);
+  const SourceDocument document = load_yaml("outer:\n  a/b: x\n  \"c~d\": {e/f~: 1}\n", test_file);
   BOOST_TEST(document.root.at("outer").at("a/b") == json("x"));
   BOOST_TEST(document.root.at(json::json_pointer("/outer/c~0d/e~1f~0")) == json(1));
   expect_position(document, "/outer/a~1b", 2, 3);
@@ -173,7 +173,7 @@ BOOST_AUTO_TEST_CASE(pointer_escaping) {
 }
 
 BOOST_AUTO_TEST_CASE(columns_count_characters_not_bytes) {
-  const SourceDocument document = load_yaml("\xC3\xA9t\xC3\xA9: [x, y]\n", kFile);
+  const SourceDocument document = load_yaml("\xC3\xA9t\xC3\xA9: [x, y]\n", test_file);
   BOOST_TEST(document.root.contains("\xC3\xA9t\xC3\xA9"));
   expect_position(document, "/\xC3\xA9t\xC3\xA9/1", 1, 10);
 }
@@ -182,14 +182,14 @@ BOOST_AUTO_TEST_CASE(byte_order_mark_and_crlf) {
   const SourceDocument document = load_yaml(
       "\xEF\xBB\xBF"
       "a: 1\r\nb: [x, y]\r\n",
-      kFile);
+      test_file);
   BOOST_TEST(document.root == json({{"a", 1}, {"b", {"x", "y"}}}));
   expect_position(document, "/a", 1, 1);
   expect_position(document, "/b/1", 2, 8);
 }
 
 BOOST_AUTO_TEST_CASE(position_of_falls_back_to_the_nearest_ancestor) {
-  const SourceDocument document = load_yaml("do:\n  - step:\n      call: http\n", kFile);
+  const SourceDocument document = load_yaml("do:\n  - step:\n      call: http\n", test_file);
   const SourcePosition exact = document.position_of("/do/0/step/call");
   BOOST_TEST(exact.line == 3);
   BOOST_TEST(exact.column == 7);
@@ -241,7 +241,7 @@ BOOST_AUTO_TEST_CASE(more_than_one_document) {
                "expected one workflow document, but a second document starts here");
   expect_error("a: 1\n---\n", 2, 1, "second document");
   expect_error("a: 1\n...\nb: 2\n", 3, 1, "second document");
-  BOOST_TEST(load_yaml("a: 1\n...\n", kFile).root == json({{"a", 1}}));
+  BOOST_TEST(load_yaml("a: 1\n...\n", test_file).root == json({{"a", 1}}));
 }
 
 // yaml-cpp 0.7's LoadAll never returns on these (it keeps producing empty documents).
@@ -255,16 +255,16 @@ BOOST_AUTO_TEST_CASE(size_limit) {
   LoadLimits limits;
   limits.bytes_max = 10;
   expect_error("a: 12345678", 1, 1, "file is 11 bytes; the limit is 10 bytes", limits);
-  BOOST_TEST(load_yaml("a: 1234567", kFile, limits).root == json({{"a", 1234567}}));
+  BOOST_TEST(load_yaml("a: 1234567", test_file, limits).root == json({{"a", 1234567}}));
 }
 
 BOOST_AUTO_TEST_CASE(deep_flow_nesting_does_not_crash) {
   expect_error(std::string(100000, '['), 1, 65, "nesting deeper than 64 levels");
   expect_error("a: " + std::string(100000, '{'), 1, 68, "nesting deeper than 64 levels");
   // Exactly at the limit loads; brackets inside quotes and comments do not count.
-  BOOST_TEST(load_yaml(std::string(64, '[') + std::string(64, ']'), kFile).root.is_array());
+  BOOST_TEST(load_yaml(std::string(64, '[') + std::string(64, ']'), test_file).root.is_array());
   const std::string quoted = "a: \"" + std::string(100, '[') + "\" # " + std::string(100, '{') + "\n";
-  BOOST_TEST(load_yaml(quoted, kFile).root.at("a") == json(std::string(100, '[')));
+  BOOST_TEST(load_yaml(quoted, test_file).root.at("a") == json(std::string(100, '[')));
 }
 
 BOOST_AUTO_TEST_CASE(deep_block_nesting) {
@@ -274,7 +274,7 @@ BOOST_AUTO_TEST_CASE(deep_block_nesting) {
 
   std::string at_limit;
   for (int level = 0; level < 64; ++level) at_limit += std::string(2 * level, ' ') + "k:\n";
-  BOOST_TEST(load_yaml(at_limit, kFile).root.is_object());
+  BOOST_TEST(load_yaml(at_limit, test_file).root.is_object());
 
   // Far deeper than yaml-cpp's own recursion guard: still an error, never a crash.
   std::string dashes;
@@ -302,11 +302,11 @@ BOOST_AUTO_TEST_CASE(large_document_is_rejected_while_parsing) {
   LoadLimits limits;
   limits.nodes_max = 5;
   expect_error("[1, 2, 3, 4, 5]", 1, 14, "document has more than 5 nodes", limits);
-  BOOST_TEST(load_yaml("[1, 2, 3, 4]", kFile, limits).root == json::parse("[1, 2, 3, 4]"));
+  BOOST_TEST(load_yaml("[1, 2, 3, 4]", test_file, limits).root == json::parse("[1, 2, 3, 4]"));
 }
 
 BOOST_AUTO_TEST_CASE(aliases_within_limits_are_expanded) {
-  const SourceDocument document = load_yaml("base: &b {x: 1}\nuse: *b\nlist: [1, *b]\n", kFile);
+  const SourceDocument document = load_yaml("base: &b {x: 1}\nuse: *b\nlist: [1, *b]\n", test_file);
   BOOST_TEST(document.root.at("use") == json({{"x", 1}}));
   BOOST_TEST(document.root.at("list") == json::parse(R"([1, {"x": 1}])"));
   expect_position(document, "/list/1", 3, 11);    // where the alias is written

@@ -35,13 +35,13 @@ using engine::Diagnostic;
 using engine::SourcePosition;
 using nlohmann::json;
 
-constexpr std::string_view kCoreTagPrefix = "tag:yaml.org,2002:";
+constexpr std::string_view core_tag_prefix = "tag:yaml.org,2002:";
 // Past this many problems the rest are mostly consequences of the first ones.
-constexpr std::size_t kDiagnosticsMax = 100;
+constexpr std::size_t diagnostics_max = 100;
 // Keys, strings and JSON pointers may add up to this many times the size limit once aliases are
 // expanded. Beyond that the document is an expansion bomb that nodes_max alone does not catch: a long
 // string referenced many times, or long keys above many leaves (every leaf's pointer repeats them).
-constexpr std::size_t kExpansionFactor = 64;
+constexpr std::size_t expansion_factor = 64;
 
 [[noreturn]] void fail(const std::string& file, SourcePosition position, std::string message) {
   throw DefinitionError({Diagnostic{file, position, "", std::move(message)}});
@@ -57,8 +57,8 @@ std::string size_message(std::uintmax_t size_bytes, std::size_t bytes_max) {
 }
 
 std::string hex_byte(unsigned char byte) {
-  constexpr std::string_view kDigits = "0123456789ABCDEF";
-  return {kDigits[byte >> 4], kDigits[byte & 0xF]};
+  constexpr std::string_view hex_digits = "0123456789ABCDEF";
+  return {hex_digits[byte >> 4], hex_digits[byte & 0xF]};
 }
 
 std::string escape_pointer_token(std::string_view token) {
@@ -249,14 +249,14 @@ std::string with_tab_hint(std::string message, const LineIndex& lines, const YAM
 // LoadAll loops forever on some inputs, such as a lone ","). An alias is a pointer to the anchored
 // node, so the nodes form a graph that may even be cyclic (`&a [*a]`).
 struct YamlNode {
-  enum class Kind { kNull, kScalar, kSequence, kMapping };
+  enum class Kind { null, scalar, sequence, mapping };
   // One entry of a collection; `mark` is where it is written, which for an alias is the `*name`.
   struct Child {
     const YamlNode* node;
     YAML::Mark mark;
   };
 
-  Kind kind = Kind::kNull;
+  Kind kind = Kind::null;
   YAML::Mark mark;
   std::string tag;              // "?" for plain and untagged nodes, "!" for quoted scalars, else the full tag
   std::string text;             // scalars only
@@ -280,27 +280,27 @@ class TreeBuilder final : public YAML::EventHandler {
   void OnDocumentStart(const YAML::Mark& mark) override { start_ = mark; }
   void OnDocumentEnd() override {}
   void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
-    add(create(YamlNode::Kind::kNull, mark, "", anchor), mark);
+    add(create(YamlNode::Kind::null, mark, "", anchor), mark);
   }
   void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
     // The parser rejects undefined anchors itself; a null node is only a fallback.
     const bool known = anchor < anchors_.size() && anchors_[anchor] != nullptr;
-    add(known ? anchors_[anchor] : create(YamlNode::Kind::kNull, mark, "", YAML::NullAnchor), mark);
+    add(known ? anchors_[anchor] : create(YamlNode::Kind::null, mark, "", YAML::NullAnchor), mark);
   }
   void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
                 const std::string& value) override {
-    YamlNode* node = create(YamlNode::Kind::kScalar, mark, tag, anchor);
+    YamlNode* node = create(YamlNode::Kind::scalar, mark, tag, anchor);
     node->text = value;
     add(node, mark);
   }
   void OnSequenceStart(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
                        YAML::EmitterStyle::value /*style*/) override {
-    open(create(YamlNode::Kind::kSequence, mark, tag, anchor), mark);
+    open(create(YamlNode::Kind::sequence, mark, tag, anchor), mark);
   }
   void OnSequenceEnd() override { close(); }
   void OnMapStart(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
                   YAML::EmitterStyle::value /*style*/) override {
-    open(create(YamlNode::Kind::kMapping, mark, tag, anchor), mark);
+    open(create(YamlNode::Kind::mapping, mark, tag, anchor), mark);
   }
   void OnMapEnd() override { close(); }
 
@@ -396,23 +396,23 @@ std::unique_ptr<TreeBuilder> parse_single_document(const ParseContext& context) 
     TreeBuilder second(context.limits.nodes_max);
     if (next_document(parser, second, context)) fail_after_first_document(parser, *document, second, context);
   }
-  if (!found || document->root() == nullptr || document->root()->kind == YamlNode::Kind::kNull) {
+  if (!found || document->root() == nullptr || document->root()->kind == YamlNode::Kind::null) {
     fail(context.file, {1, 1}, "file is empty: expected a workflow document");
   }
   return document;
 }
 
 std::string display_tag(const std::string& tag) {
-  if (tag.starts_with(kCoreTagPrefix)) return "!!" + tag.substr(kCoreTagPrefix.size());
+  if (tag.starts_with(core_tag_prefix)) return "!!" + tag.substr(core_tag_prefix.size());
   return tag;
 }
 
 // Whether a tag is one of the YAML core schema's, whatever the kind of node it is on.
 bool is_core_tag(const std::string& tag) {
-  static const std::set<std::string, std::less<>> kNames = {"str",  "int", "float", "bool",
+  static const std::set<std::string, std::less<>> core_tag_names = {"str",  "int", "float", "bool",
                                                             "null", "seq", "map"};
-  return tag.starts_with(kCoreTagPrefix) &&
-         kNames.contains(std::string_view(tag).substr(kCoreTagPrefix.size()));
+  return tag.starts_with(core_tag_prefix) &&
+         core_tag_names.contains(std::string_view(tag).substr(core_tag_prefix.size()));
 }
 
 std::string tag_problem(const std::string& tag, std::string_view kind) {
@@ -523,7 +523,7 @@ Resolution resolve_plain(const std::string& text) {
 
 // Scalars with an explicit tag. The text must fit the tag's type; !!float also takes integers.
 Resolution resolve_tagged(const std::string& tag, const std::string& text) {
-  const std::string_view name = std::string_view(tag).substr(kCoreTagPrefix.size());
+  const std::string_view name = std::string_view(tag).substr(core_tag_prefix.size());
   Resolution resolution;
   if (name == "str") return {true, text, ""};
   if (name == "null") resolution = resolve_null(text);
@@ -543,9 +543,9 @@ class Converter {
         limits_(limits),
         lines_(lines),
         text_(text),
-        expanded_bytes_max_(limits.bytes_max > std::numeric_limits<std::size_t>::max() / kExpansionFactor
+        expanded_bytes_max_(limits.bytes_max > std::numeric_limits<std::size_t>::max() / expansion_factor
                                 ? std::numeric_limits<std::size_t>::max()
-                                : limits.bytes_max * kExpansionFactor) {}
+                                : limits.bytes_max * expansion_factor) {}
 
   json convert_root(const YamlNode& root) {
     positions_[""] = position(root.mark);
@@ -561,14 +561,14 @@ class Converter {
   // `depth` counts the collections from the root down to this node, the root being 1.
   json convert(const YamlNode& node, const std::string& pointer, std::size_t depth) {
     if (!charge(node, pointer, pointer.size() + node.text.size())) return nullptr;
-    if (node.kind == Kind::kScalar) return convert_scalar(node, pointer);
-    if (node.kind == Kind::kNull) return nullptr;
+    if (node.kind == Kind::scalar) return convert_scalar(node, pointer);
+    if (node.kind == Kind::null) return nullptr;
     if (depth > limits_.depth_max) {
       report(pointer, position(node.mark), nesting_message(limits_.depth_max));
       return nullptr;
     }
-    const bool mapping = node.kind == Kind::kMapping;
-    const std::string core_tag = std::string(kCoreTagPrefix) + (mapping ? "map" : "seq");
+    const bool mapping = node.kind == Kind::mapping;
+    const std::string core_tag = std::string(core_tag_prefix) + (mapping ? "map" : "seq");
     if (node.tag != "?" && node.tag != "!" && node.tag != core_tag) {
       report(pointer, position(node.mark), tag_problem(node.tag, mapping ? "a mapping" : "a sequence"));
       return nullptr;
@@ -628,8 +628,8 @@ class Converter {
   // A key's text as written; nullopt (with a diagnostic) when the key cannot name a JSON member.
   std::optional<std::string> key_text(const YamlNode::Child& key, const std::string& pointer) {
     if (!charge(*key.node, pointer, key.node->text.size())) return std::nullopt;
-    if (key.node->kind == Kind::kNull) return null_key_text(key.mark);
-    if (key.node->kind != Kind::kScalar) {
+    if (key.node->kind == Kind::null) return null_key_text(key.mark);
+    if (key.node->kind != Kind::scalar) {
       report(pointer, position(key.mark), "mapping keys must be scalars");
       return std::nullopt;
     }
@@ -674,9 +674,9 @@ class Converter {
   // Records a problem once: a node reached through several aliases is reported at one place only.
   void report(const std::string& pointer, SourcePosition where, std::string message) {
     if (!reported_.emplace(where.line, where.column, message).second) return;
-    if (diagnostics_.size() == kDiagnosticsMax) {
+    if (diagnostics_.size() == diagnostics_max) {
       diagnostics_.push_back(Diagnostic{
-          file_, where, pointer, "too many problems; stopping after " + std::to_string(kDiagnosticsMax)});
+          file_, where, pointer, "too many problems; stopping after " + std::to_string(diagnostics_max)});
       stopped_ = true;
       return;
     }
