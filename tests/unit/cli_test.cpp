@@ -127,3 +127,15 @@ BOOST_AUTO_TEST_CASE(replay_names_the_first_divergence_and_exits_1) {
                                              err2) == 2);
   std::remove(history.c_str());
 }
+
+BOOST_AUTO_TEST_CASE(readme_workflow_excerpt_is_real) {
+  // The YAML shown in the README must be a verbatim excerpt of a shipped, tested workflow.
+  const std::string readme = read_file(source_path("README.md"));
+  const auto begin = readme.find("```yaml\n");
+  BOOST_REQUIRE(begin != std::string::npos);
+  const auto end = readme.find("```", begin + 8);
+  BOOST_REQUIRE(end != std::string::npos);
+  const std::string excerpt = readme.substr(begin + 8, end - begin - 8);
+  BOOST_TEST(excerpt.size() > 100u);
+  BOOST_TEST(read_file(source_path("workflows/delivery.yaml")).find(excerpt) != std::string::npos);
+}
