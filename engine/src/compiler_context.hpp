@@ -132,6 +132,11 @@ class Compiler {
                                          std::string_view key, json* schema);
   std::optional<std::int64_t> fixed_duration(const json& value, const Where& at);
   std::optional<DurationSpec> duration(const json& value, const Where& at, const Scope& scope);
+  // Looks `name` up in a use.* section (`section`, e.g. "use.retries"); an unknown name is reported
+  // with the known ones and a suggestion. Defined in compiler_support.cpp, its only user.
+  template <typename T>
+  std::optional<T> named(const std::string& name, const std::map<std::string, T>& known, const Where& at,
+                         std::string_view noun, std::string_view section);
   std::optional<DurationSpec> timeout(const json& value, const Where& at, const Scope& scope);
   std::optional<RetryPolicy> retry(const json& value, const Where& at, const Scope& scope);
   RetryPolicy retry_policy(const json& value, const Where& at, const Scope& scope);

@@ -361,18 +361,20 @@ std::optional<DurationSpec> Compiler::duration(const json& value, const Where& a
   return DurationSpec{*duration_ms, nullptr};
 }
 
+template <typename T>
+std::optional<T> Compiler::named(const std::string& name, const std::map<std::string, T>& known, const Where& at,
+                                 std::string_view noun, std::string_view section) {
+  if (const auto found = known.find(name); found != known.end()) return found->second;
+  std::vector<std::string> names;
+  for (const auto& entry : known) names.push_back(entry.first);
+  report(at.pointer, "unknown " + std::string(noun) + " '" + name + "' for " + at.label() + " (" +
+                         std::string(section) + ": " + (names.empty() ? "none" : join_names(names)) + ")" +
+                         did_you_mean(closest_match(name, names)));
+  return std::nullopt;
+}
+
 std::optional<DurationSpec> Compiler::timeout(const json& value, const Where& at, const Scope& scope) {
-  if (value.is_string()) {
-    const std::string& name = value.get_ref<const std::string&>();
-    const auto found = timeouts_.find(name);
-    if (found != timeouts_.end()) return found->second;
-    std::vector<std::string> names;
-    for (const auto& [known, spec] : timeouts_) names.push_back(known);
-    report(at.pointer, "unknown timeout '" + name + "' for " + at.label() +
-                           " (use.timeouts: " + (names.empty() ? "none" : join_names(names)) + ")" +
-                           did_you_mean(closest_match(name, names)));
-    return std::nullopt;
-  }
+  if (value.is_string()) return named(value.get_ref<const std::string&>(), timeouts_, at, "timeout", "use.timeouts");
   if (!value.is_object()) {
     report(at.pointer, "expected a mapping {after: duration} or a use.timeouts name for " + at.label() +
                            ", got " + describe_kind(value));
@@ -393,15 +395,7 @@ std::optional<RetryPolicy> Compiler::retry(const json& value, const Where& at, c
                            describe_kind(value));
     return std::nullopt;
   }
-  const std::string& name = value.get_ref<const std::string&>();
-  const auto found = retries_.find(name);
-  if (found != retries_.end()) return found->second;
-  std::vector<std::string> names;
-  for (const auto& [known, policy] : retries_) names.push_back(known);
-  report(at.pointer, "unknown retry policy '" + name + "' for " + at.label() +
-                         " (use.retries: " + (names.empty() ? "none" : join_names(names)) + ")" +
-                         did_you_mean(closest_match(name, names)));
-  return std::nullopt;
+  return named(value.get_ref<const std::string&>(), retries_, at, "retry policy", "use.retries");
 }
 
 RetryPolicy Compiler::retry_policy(const json& value, const Where& at, const Scope& scope) {
@@ -505,15 +499,7 @@ std::optional<ErrorTemplate> Compiler::error_reference(const json& value, const 
                            describe_kind(value));
     return std::nullopt;
   }
-  const std::string& name = value.get_ref<const std::string&>();
-  const auto found = errors_.find(name);
-  if (found != errors_.end()) return found->second;
-  std::vector<std::string> names;
-  for (const auto& [known, error] : errors_) names.push_back(known);
-  report(at.pointer, "unknown error '" + name + "' for " + at.label() +
-                         " (use.errors: " + (names.empty() ? "none" : join_names(names)) + ")" +
-                         did_you_mean(closest_match(name, names)));
-  return std::nullopt;
+  return named(value.get_ref<const std::string&>(), errors_, at, "error", "use.errors");
 }
 
 ErrorTemplate Compiler::error_definition(const json& value, const Where& at, const Scope& scope) {
