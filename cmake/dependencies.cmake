@@ -10,6 +10,13 @@ add_library(flightplan_jq INTERFACE)
 target_include_directories(flightplan_jq SYSTEM INTERFACE ${JQ_INCLUDE_DIR})
 target_link_libraries(flightplan_jq INTERFACE ${JQ_LIBRARY})
 
+# hiredis 0.14 (Debian 12) ships a pkg-config file but no CMake package. Only adapters/redis/src
+# links it; its headers never appear in a public header.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
+add_library(flightplan_hiredis INTERFACE)
+target_link_libraries(flightplan_hiredis INTERFACE PkgConfig::HIREDIS)
+
 if(FLIGHTPLAN_BUILD_TESTS)
   find_package(Boost 1.81.0 EXACT REQUIRED COMPONENTS unit_test_framework CONFIG)
 endif()

@@ -8,6 +8,7 @@ packages=(
   libboost1.81-dev libboost-test1.81-dev
   nlohmann-json3-dev libyaml-cpp-dev libjq-dev libcli11-dev
   libbenchmark-dev
+  redis-server libhiredis-dev
 )
 
 missing=()

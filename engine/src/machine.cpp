@@ -44,6 +44,68 @@ Input Input::timer_fired(std::int64_t timer_id, std::int64_t time_ms) {
   return in;
 }
 
+namespace {
+
+constexpr std::pair<Input::Type, std::string_view> input_type_names[] = {
+    {Input::Type::start, "start"},
+    {Input::Type::activity_started, "activity_started"},
+    {Input::Type::activity_completed, "activity_completed"},
+    {Input::Type::activity_failed, "activity_failed"},
+    {Input::Type::activity_heartbeat, "activity_heartbeat"},
+    {Input::Type::timer_fired, "timer_fired"},
+    {Input::Type::signal, "signal"},
+    {Input::Type::cancel, "cancel"},
+};
+
+}  // namespace
+
+json Input::to_json() const {
+  std::string_view type_name;
+  for (const auto& [value, label] : input_type_names)
+    if (value == type) type_name = label;
+  json out{{"type", type_name}, {"time_ms", time_ms}};
+  if (!workflow_id.empty()) out["workflow_id"] = workflow_id;
+  if (!payload.is_null()) out["payload"] = payload;
+  if (activity_id != 0) out["activity_id"] = activity_id;
+  if (attempt != 0) out["attempt"] = attempt;
+  if (type == Type::activity_failed) {
+    out["error"] = error.to_json();
+    out["retryable"] = retryable;
+  }
+  if (timer_id != 0) out["timer_id"] = timer_id;
+  if (!name.empty()) out["name"] = name;
+  return out;
+}
+
+Input Input::from_json(const json& value) {
+  try {
+    Input in;
+    const std::string type_name = value.at("type").get<std::string>();
+    bool known = false;
+    for (const auto& [type_value, label] : input_type_names) {
+      if (label == type_name) {
+        in.type = type_value;
+        known = true;
+      }
+    }
+    if (!known) throw OperationError(ErrorCategory::invalid_argument, "unknown input type '" + type_name + "'");
+    in.time_ms = value.at("time_ms").get<std::int64_t>();
+    in.workflow_id = value.value("workflow_id", "");
+    in.payload = value.value("payload", json());
+    in.activity_id = value.value("activity_id", std::int64_t{0});
+    in.attempt = value.value("attempt", 0);
+    if (in.type == Type::activity_failed) {
+      in.error = WorkflowError::from_json(value.at("error"));
+      in.retryable = value.value("retryable", true);
+    }
+    in.timer_id = value.value("timer_id", std::int64_t{0});
+    in.name = value.value("name", "");
+    return in;
+  } catch (const json::exception& e) {
+    throw OperationError(ErrorCategory::invalid_argument, std::string("invalid input: ") + e.what());
+  }
+}
+
 json Event::to_json() const {
   return json{{"seq", seq},   {"time", format_timestamp(time_ms)}, {"time_ms", time_ms},
               {"type", type}, {"ref", reference},                  {"data", data}};

@@ -17,13 +17,6 @@ std::string workflow(const std::string& body) {
   return "document:\n  dsl: '1.0.0'\n  namespace: test\n  name: sample\n  version: '0.1.0'\n" + body;
 }
 
-std::int64_t time_of_first(const flightplan::memory::WorkflowRecord& record, const std::string& type) {
-  for (const auto& event : record.events)
-    if (event.type == type) return event.time_ms;
-  BOOST_FAIL("no event " + type);
-  return 0;
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(task_semantics)

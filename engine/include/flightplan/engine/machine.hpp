@@ -41,6 +41,11 @@ struct Input {
   static Input signal(std::string name, nlohmann::json payload, std::int64_t time_ms);
   static Input cancel(std::string reason, std::int64_t time_ms);
   static Input timer_fired(std::int64_t timer_id, std::int64_t time_ms);
+
+  // Inputs travel through queues between processes as JSON. from_json throws
+  // OperationError(invalid_argument) naming what is wrong.
+  nlohmann::json to_json() const;
+  static Input from_json(const nlohmann::json& value);
 };
 
 // One history event. `seq` starts at 1 and has no gaps.

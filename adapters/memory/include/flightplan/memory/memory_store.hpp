@@ -1,0 +1,74 @@
+#pragma once
+// WorkflowStore in process: a real implementation (thread-safe, blocking claims, visibility
+// timeouts, redelivery), not a mock. Not durable: `flightplan dev --store memory` and tests use it.
+#include "flightplan/engine/store.hpp"
+#include "flightplan/memory/local_runtime.hpp"
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace flightplan::memory {
+
+class MemoryStore final : public engine::WorkflowStore {
+ public:
+  // `clock` measures visibility timeouts and timer due times; it must outlive the store.
+  explicit MemoryStore(Clock& clock) : clock_(clock) {}
+
+  std::vector<engine::CommitOutcome> commit(const std::vector<engine::Commit>& commits) override;
+  std::optional<engine::StoredWorkflow> load(const std::string& workflow_id) override;
+  std::vector<engine::Event> history(const std::string& workflow_id, std::int64_t after_seq,
+                                     std::size_t limit) override;
+  void enqueue_input(const std::string& workflow_id, const engine::Input& input) override;
+  std::vector<engine::QueuedInput> claim_inputs(const std::string& consumer, std::size_t limit,
+                                                std::int64_t block_ms, std::int64_t visibility_ms) override;
+  void ack_inputs(const std::vector<engine::QueuedInput>& inputs) override;
+  std::vector<engine::ActivityTask> claim_tasks(const std::string& queue, const std::string& consumer,
+                                                std::size_t limit, std::int64_t block_ms,
+                                                std::int64_t visibility_ms) override;
+  void complete_task(const engine::ActivityTask& task, const engine::Input& outcome) override;
+  std::size_t fire_due_timers(std::int64_t now_ms, std::size_t limit) override;
+
+ private:
+  // A queue with at-least-once delivery: entries wait in `ready`; a claimed entry moves to
+  // `claimed` until acknowledged, or until its visibility expires and it is handed out again.
+  struct Entry {
+    std::string id;
+    nlohmann::json payload;
+    int deliveries = 0;
+  };
+  struct Claim {
+    Entry entry;
+    std::int64_t visible_again_ms = 0;
+  };
+  struct Queue {
+    std::deque<Entry> ready;
+    std::map<std::string, Claim> claimed;
+  };
+  struct Record {
+    engine::StoredWorkflow stored;
+    std::vector<engine::Event> events;
+  };
+
+  engine::CommitOutcome commit_one(const engine::Commit& commit);
+  void push(Queue& queue, nlohmann::json payload);
+  std::vector<Entry> take(Queue& queue, std::size_t limit, std::int64_t visibility_ms);
+  template <typename Ready>
+  void wait_for(std::unique_lock<std::mutex>& lock, std::int64_t block_ms, Ready ready);
+
+  Clock& clock_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::map<std::string, Record> workflows_;
+  Queue inputs_;
+  std::map<std::string, Queue> tasks_;                            // by queue name
+  using TimerKey = std::pair<std::string, std::int64_t>;  // (workflow, timer)
+  std::multimap<std::int64_t, TimerKey> timers_;          // by due time
+  std::map<TimerKey, std::multimap<std::int64_t, TimerKey>::iterator> timer_index_;
+  std::int64_t next_entry_id_ = 1;
+};
+
+}  // namespace flightplan::memory

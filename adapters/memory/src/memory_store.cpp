@@ -1,0 +1,182 @@
+#include "flightplan/memory/memory_store.hpp"
+
+#include <chrono>
+
+namespace flightplan::memory {
+
+using engine::Command;
+using engine::CommitOutcome;
+using nlohmann::json;
+
+std::vector<CommitOutcome> MemoryStore::commit(const std::vector<engine::Commit>& commits) {
+  std::vector<CommitOutcome> outcomes;
+  outcomes.reserve(commits.size());
+  {
+    std::lock_guard lock(mutex_);
+    for (const engine::Commit& c : commits) outcomes.push_back(commit_one(c));
+  }
+  changed_.notify_all();
+  return outcomes;
+}
+
+CommitOutcome MemoryStore::commit_one(const engine::Commit& c) {
+  auto it = workflows_.find(c.workflow_id);
+  const std::int64_t stored_version = it == workflows_.end() ? 0 : it->second.stored.version;
+  const bool exists = it != workflows_.end();
+  if (c.expected_version == 0 ? exists : (!exists || stored_version != c.expected_version))
+    return CommitOutcome::conflict;
+  Record& record = workflows_[c.workflow_id];
+  record.stored.state = *c.state;
+  record.stored.version = c.state->history_length;
+  if (c.expected_version == 0) record.stored.start_digest = c.start_digest;
+  record.events.insert(record.events.end(), c.events->begin(), c.events->end());
+  for (const Command& command : *c.commands) {
+    switch (command.type) {
+      case Command::Type::schedule_activity:
+        push(tasks_[engine::queue_of(command.activity)],
+             json{{"workflow_id", c.workflow_id}, {"activity_id", command.activity_id}, {"attempt", command.attempt},
+                  {"activity", command.activity}, {"idempotency_key", command.idempotency_key},
+                  {"arguments", command.arguments}});
+        break;
+      case Command::Type::start_timer:
+        timer_index_[{c.workflow_id, command.timer_id}] =
+            timers_.emplace(command.due_ms, std::make_pair(c.workflow_id, command.timer_id));
+        break;
+      case Command::Type::cancel_timer:
+        if (auto t = timer_index_.find({c.workflow_id, command.timer_id}); t != timer_index_.end()) {
+          timers_.erase(t->second);
+          timer_index_.erase(t);
+        }
+        break;
+      case Command::Type::cancel_activity:   // a late result is stale to the engine anyway
+      case Command::Type::workflow_closed:   // no retention: this store lives as long as the process
+        break;
+    }
+  }
+  return CommitOutcome::committed;
+}
+
+std::optional<engine::StoredWorkflow> MemoryStore::load(const std::string& workflow_id) {
+  std::lock_guard lock(mutex_);
+  auto it = workflows_.find(workflow_id);
+  if (it == workflows_.end()) return std::nullopt;
+  return it->second.stored;
+}
+
+std::vector<engine::Event> MemoryStore::history(const std::string& workflow_id, std::int64_t after_seq,
+                                                std::size_t limit) {
+  std::lock_guard lock(mutex_);
+  std::vector<engine::Event> events;
+  auto it = workflows_.find(workflow_id);
+  if (it == workflows_.end()) return events;
+  for (const engine::Event& event : it->second.events) {
+    if (event.seq <= after_seq) continue;
+    if (events.size() >= limit) break;
+    events.push_back(event);
+  }
+  return events;
+}
+
+void MemoryStore::push(Queue& queue, json payload) {
+  queue.ready.push_back(Entry{std::to_string(next_entry_id_++), std::move(payload), 0});
+}
+
+std::vector<MemoryStore::Entry> MemoryStore::take(Queue& queue, std::size_t limit, std::int64_t visibility_ms) {
+  const std::int64_t now_ms = clock_.now_ms();
+  // Claims whose holder went silent come back first, as XAUTOCLAIM does on Redis.
+  for (auto it = queue.claimed.begin(); it != queue.claimed.end();) {
+    if (it->second.visible_again_ms <= now_ms) {
+      queue.ready.push_front(std::move(it->second.entry));
+      it = queue.claimed.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  std::vector<Entry> taken;
+  while (!queue.ready.empty() && taken.size() < limit) {
+    Entry entry = std::move(queue.ready.front());
+    queue.ready.pop_front();
+    entry.deliveries += 1;
+    queue.claimed[entry.id] = Claim{entry, now_ms + visibility_ms};
+    taken.push_back(std::move(entry));
+  }
+  return taken;
+}
+
+template <typename Ready>
+void MemoryStore::wait_for(std::unique_lock<std::mutex>& lock, std::int64_t block_ms, Ready ready) {
+  if (block_ms > 0) changed_.wait_for(lock, std::chrono::milliseconds(block_ms), ready);
+}
+
+void MemoryStore::enqueue_input(const std::string& workflow_id, const engine::Input& input) {
+  {
+    std::lock_guard lock(mutex_);
+    push(inputs_, json{{"workflow_id", workflow_id}, {"input", input.to_json()}});
+  }
+  changed_.notify_all();
+}
+
+std::vector<engine::QueuedInput> MemoryStore::claim_inputs(const std::string&, std::size_t limit,
+                                                           std::int64_t block_ms, std::int64_t visibility_ms) {
+  std::unique_lock lock(mutex_);
+  wait_for(lock, block_ms, [&] { return !inputs_.ready.empty(); });
+  std::vector<engine::QueuedInput> claimed;
+  for (Entry& entry : take(inputs_, limit, visibility_ms)) {
+    claimed.push_back(engine::QueuedInput{entry.payload.at("workflow_id").get<std::string>(),
+                                          engine::Input::from_json(entry.payload.at("input")), entry.id});
+  }
+  return claimed;
+}
+
+void MemoryStore::ack_inputs(const std::vector<engine::QueuedInput>& inputs) {
+  std::lock_guard lock(mutex_);
+  for (const auto& input : inputs) inputs_.claimed.erase(input.receipt);
+}
+
+std::vector<engine::ActivityTask> MemoryStore::claim_tasks(const std::string& queue, const std::string&,
+                                                           std::size_t limit, std::int64_t block_ms,
+                                                           std::int64_t visibility_ms) {
+  std::unique_lock lock(mutex_);
+  Queue& tasks = tasks_[queue];
+  wait_for(lock, block_ms, [&] { return !tasks.ready.empty(); });
+  std::vector<engine::ActivityTask> claimed;
+  for (Entry& entry : take(tasks, limit, visibility_ms)) {
+    const json& p = entry.payload;
+    claimed.push_back(engine::ActivityTask{p.at("workflow_id").get<std::string>(), p.at("activity_id").get<std::int64_t>(),
+                                           p.at("attempt").get<int>(), p.at("activity").get<std::string>(),
+                                           p.at("idempotency_key").get<std::string>(), p.at("arguments"),
+                                           queue + "/" + entry.id, entry.deliveries});
+  }
+  return claimed;
+}
+
+void MemoryStore::complete_task(const engine::ActivityTask& task, const engine::Input& outcome) {
+  {
+    std::lock_guard lock(mutex_);
+    const auto slash = task.receipt.find('/');
+    Queue& tasks = tasks_[task.receipt.substr(0, slash)];
+    // The first outcome of a delivery counts; a second one (the task was redelivered and both
+    // holders finished) finds nothing to acknowledge and is dropped, as XACK would report 0.
+    if (tasks.claimed.erase(task.receipt.substr(slash + 1)) == 0) return;
+    push(inputs_, json{{"workflow_id", task.workflow_id}, {"input", outcome.to_json()}});
+  }
+  changed_.notify_all();
+}
+
+std::size_t MemoryStore::fire_due_timers(std::int64_t now_ms, std::size_t limit) {
+  std::size_t fired = 0;
+  {
+    std::lock_guard lock(mutex_);
+    while (!timers_.empty() && timers_.begin()->first <= now_ms && fired < limit) {
+      auto [workflow_id, timer_id] = timers_.begin()->second;
+      timers_.erase(timers_.begin());
+      timer_index_.erase({workflow_id, timer_id});
+      push(inputs_, json{{"workflow_id", workflow_id}, {"input", engine::Input::timer_fired(timer_id, now_ms).to_json()}});
+      ++fired;
+    }
+  }
+  if (fired > 0) changed_.notify_all();
+  return fired;
+}
+
+}  // namespace flightplan::memory
