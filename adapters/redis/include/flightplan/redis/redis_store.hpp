@@ -1,0 +1,65 @@
+#pragma once
+// WorkflowStore on Redis. Key layout: docs/redis-keys.md. Workflows are spread over a fixed number
+// of partitions (hash of the id); every key of a partition carries the same hash tag, so each commit
+// — state, events, tasks and timers of one workflow — is ONE Lua script on one slot, valid on Redis
+// Cluster too. Conflicts are detected in the script by comparing the stored history length.
+#include "flightplan/engine/store.hpp"
+#include "flightplan/redis/client_pool.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace flightplan::redis {
+
+struct RedisStoreSettings {
+  ClientPoolSettings pool;
+  std::string key_prefix = "fp";
+  // Fixed for the life of a dataset: changing it moves workflows to other partitions.
+  int partitions = 8;
+  // Finished workflows (state and history) expire this long after they close.
+  std::int64_t retention_ms = 7LL * 24 * 3600 * 1000;
+};
+
+class RedisStore final : public engine::WorkflowStore {
+ public:
+  // Throws OperationError(invalid_argument) on bad settings. Connects lazily.
+  explicit RedisStore(RedisStoreSettings settings);
+  ~RedisStore() override;
+
+  // Creates the consumer groups of the input streams and of the given task queues (idempotent).
+  void ensure_groups(const std::vector<std::string>& queues);
+
+  std::vector<engine::CommitOutcome> commit(const std::vector<engine::Commit>& commits) override;
+  std::optional<engine::StoredWorkflow> load(const std::string& workflow_id) override;
+  std::vector<engine::Event> history(const std::string& workflow_id, std::int64_t after_seq,
+                                     std::size_t limit) override;
+  void enqueue_input(const std::string& workflow_id, const engine::Input& input) override;
+  std::vector<engine::QueuedInput> claim_inputs(const std::string& consumer, std::size_t limit,
+                                                std::int64_t block_ms, std::int64_t visibility_ms) override;
+  void ack_inputs(const std::vector<engine::QueuedInput>& inputs) override;
+  std::vector<engine::ActivityTask> claim_tasks(const std::string& queue, const std::string& consumer,
+                                                std::size_t limit, std::int64_t block_ms,
+                                                std::int64_t visibility_ms) override;
+  void complete_task(const engine::ActivityTask& task, const engine::Input& outcome) override;
+  std::size_t fire_due_timers(std::int64_t now_ms, std::size_t limit) override;
+
+  // The partition of a workflow id (FNV-1a of the id, modulo partitions).
+  int partition_of(const std::string& workflow_id) const;
+
+ private:
+  struct Keys;
+  std::string tag(int partition) const;
+  std::string workflow_key(const std::string& workflow_id) const;
+  std::string events_key(const std::string& workflow_id) const;
+  std::string timers_key(int partition) const;
+  std::string inputs_key(int partition) const;
+  std::string tasks_key(int partition, const std::string& queue) const;
+  void ensure_group(const std::string& stream, const std::string& group);
+  std::vector<std::string> commit_arguments(const engine::Commit& commit, std::vector<std::string>& keys) const;
+
+  RedisStoreSettings settings_;
+  ClientPool pool_;
+};
+
+}  // namespace flightplan::redis

@@ -1,0 +1,415 @@
+#include "flightplan/redis/redis_store.hpp"
+
+#include "flightplan/engine/error.hpp"
+
+#include <algorithm>
+
+namespace flightplan::redis {
+namespace {
+
+using engine::Command;
+using engine::CommitOutcome;
+using engine::ErrorCategory;
+using engine::OperationError;
+using nlohmann::json;
+
+constexpr const char* orchestrator_group = "orchestrators";
+constexpr const char* worker_group = "workers";
+
+// One step, atomically: check the version, write state, append events, enqueue tasks, set and
+// clear timers, and start the retention clock of a finished workflow. Argument layout is built by
+// RedisStore::commit_arguments.
+const Script commit_script{"commit", R"lua(
+local stored = redis.call('HGET', KEYS[1], 'version')
+local expected = tonumber(ARGV[1])
+if expected == 0 then
+  if stored then return redis.error_reply('CONFLICT workflow exists') end
+elseif (not stored) or tonumber(stored) ~= expected then
+  return redis.error_reply('CONFLICT stored version ' .. tostring(stored) .. ', expected ' .. ARGV[1])
+end
+redis.call('HSET', KEYS[1], 'state', ARGV[3], 'version', ARGV[2])
+if expected == 0 then redis.call('HSET', KEYS[1], 'digest', ARGV[4]) end
+local i = 6
+local events = tonumber(ARGV[i]); i = i + 1
+local last = i + events - 1
+while i <= last do
+  local chunk_end = math.min(i + 999, last)
+  redis.call('RPUSH', KEYS[2], unpack(ARGV, i, chunk_end))
+  i = chunk_end + 1
+end
+local tasks = tonumber(ARGV[i]); i = i + 1
+for _ = 1, tasks do
+  redis.call('XADD', KEYS[tonumber(ARGV[i])], '*', 't', ARGV[i + 1]); i = i + 2
+end
+local adds = tonumber(ARGV[i]); i = i + 1
+for _ = 1, adds do
+  redis.call('ZADD', KEYS[3], ARGV[i + 1], ARGV[i]); i = i + 2
+end
+local removes = tonumber(ARGV[i]); i = i + 1
+for _ = 1, removes do
+  redis.call('ZREM', KEYS[3], ARGV[i]); i = i + 1
+end
+local retention = tonumber(ARGV[5])
+if retention > 0 then
+  redis.call('PEXPIRE', KEYS[1], retention)
+  redis.call('PEXPIRE', KEYS[2], retention)
+end
+return 1
+)lua"};
+
+// Due timers of one partition become timer_fired inputs; ZREM and XADD in one script, so two
+// supervisors never fire the same timer.
+const Script fire_timers_script{"fire_timers", R"lua(
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, member in ipairs(due) do
+  redis.call('ZREM', KEYS[1], member)
+  local sep = string.find(member, ':', 1, true)
+  local input = '{"type":"timer_fired","time_ms":' .. ARGV[1] .. ',"timer_id":' .. string.sub(member, 1, sep - 1) .. '}'
+  redis.call('XADD', KEYS[2], '*', 'w', string.sub(member, sep + 1), 'i', input)
+end
+return #due
+)lua"};
+
+// Acknowledge a task and enqueue its outcome, atomically. Only the first acknowledgement of an
+// entry enqueues: a redelivered task finished twice yields one outcome.
+const Script complete_task_script{"complete_task", R"lua(
+local acked = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+if acked == 1 then
+  redis.call('XDEL', KEYS[1], ARGV[2])
+  redis.call('XADD', KEYS[2], '*', 'w', ARGV[3], 'i', ARGV[4])
+end
+return acked
+)lua"};
+
+std::uint32_t fnv1a(std::string_view text) {
+  std::uint32_t hash = 2166136261u;
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 16777619u;
+  }
+  return hash;
+}
+
+// Field value of a stream entry's flat [field, value, ...] array; nullptr when absent.
+const std::string* field(const Reply& fields, std::string_view name) {
+  if (fields.type() != Reply::Type::array) return nullptr;
+  const auto& items = fields.as_array();
+  for (std::size_t i = 0; i + 1 < items.size(); i += 2)
+    if (items[i].as_string() == name) return &items[i + 1].as_string();
+  return nullptr;
+}
+
+struct StreamEntry {
+  std::string id;
+  const Reply* fields;
+};
+
+// Entries of an XREADGROUP reply ([[stream, [[id, fields]...]]...]) or an XAUTOCLAIM entry list.
+void collect_entries(const Reply& entries, std::vector<StreamEntry>& out) {
+  if (entries.type() != Reply::Type::array) return;
+  for (const Reply& entry : entries.as_array()) {
+    const auto& pair = entry.as_array();
+    if (pair.size() < 2 || pair[1].is_nil()) continue;  // deleted meanwhile
+    out.push_back(StreamEntry{pair[0].as_string(), &pair[1]});
+  }
+}
+
+std::string timer_member(std::int64_t timer_id, const std::string& workflow_id) {
+  return std::to_string(timer_id) + ":" + workflow_id;
+}
+
+}  // namespace
+
+RedisStore::RedisStore(RedisStoreSettings settings) : settings_(std::move(settings)), pool_(settings_.pool) {
+  if (settings_.partitions < 1 || settings_.partitions > 4096)
+    throw OperationError(ErrorCategory::invalid_argument, "partitions must be between 1 and 4096");
+  if (settings_.key_prefix.empty() || settings_.key_prefix.find_first_of("{}") != std::string::npos)
+    throw OperationError(ErrorCategory::invalid_argument, "key_prefix must be non-empty and contain no braces");
+}
+
+RedisStore::~RedisStore() = default;
+
+int RedisStore::partition_of(const std::string& workflow_id) const {
+  return static_cast<int>(fnv1a(workflow_id) % static_cast<std::uint32_t>(settings_.partitions));
+}
+
+std::string RedisStore::tag(int partition) const {
+  return settings_.key_prefix + ":{p" + std::to_string(partition) + "}";
+}
+std::string RedisStore::workflow_key(const std::string& id) const { return tag(partition_of(id)) + ":wf:" + id; }
+std::string RedisStore::events_key(const std::string& id) const { return tag(partition_of(id)) + ":ev:" + id; }
+std::string RedisStore::timers_key(int partition) const { return tag(partition) + ":timers"; }
+std::string RedisStore::inputs_key(int partition) const { return tag(partition) + ":in"; }
+std::string RedisStore::tasks_key(int partition, const std::string& queue) const {
+  return tag(partition) + ":q:" + queue;
+}
+
+void RedisStore::ensure_group(const std::string& stream, const std::string& group) {
+  auto client = pool_.borrow();
+  try {
+    client->command({"XGROUP", "CREATE", stream, group, "0", "MKSTREAM"});
+  } catch (const OperationError& e) {
+    if (std::string_view(e.what()).find("BUSYGROUP") == std::string_view::npos) throw;
+  }
+}
+
+void RedisStore::ensure_groups(const std::vector<std::string>& queues) {
+  for (int p = 0; p < settings_.partitions; ++p) {
+    ensure_group(inputs_key(p), orchestrator_group);
+    for (const std::string& queue : queues) ensure_group(tasks_key(p, queue), worker_group);
+  }
+}
+
+std::vector<std::string> RedisStore::commit_arguments(const engine::Commit& c, std::vector<std::string>& keys) const {
+  const int partition = partition_of(c.workflow_id);
+  keys = {workflow_key(c.workflow_id), events_key(c.workflow_id), timers_key(partition)};
+  std::vector<std::string> args{std::to_string(c.expected_version), std::to_string(c.state->history_length),
+                                c.state->to_json().dump(), c.start_digest, "0"};
+  args.push_back(std::to_string(c.events->size()));
+  for (const engine::Event& event : *c.events) args.push_back(event.to_json().dump());
+  std::vector<std::string> tasks, adds, removes;
+  for (const Command& command : *c.commands) {
+    switch (command.type) {
+      case Command::Type::schedule_activity: {
+        const std::string key = tasks_key(partition, engine::queue_of(command.activity));
+        auto it = std::find(keys.begin(), keys.end(), key);
+        if (it == keys.end()) it = keys.insert(keys.end(), key);
+        tasks.push_back(std::to_string(it - keys.begin() + 1));
+        tasks.push_back(json{{"workflow_id", c.workflow_id}, {"activity_id", command.activity_id},
+                             {"attempt", command.attempt}, {"activity", command.activity},
+                             {"idempotency_key", command.idempotency_key}, {"arguments", command.arguments}}
+                            .dump());
+        break;
+      }
+      case Command::Type::start_timer:
+        adds.push_back(timer_member(command.timer_id, c.workflow_id));
+        adds.push_back(std::to_string(command.due_ms));
+        break;
+      case Command::Type::cancel_timer:
+        removes.push_back(timer_member(command.timer_id, c.workflow_id));
+        break;
+      case Command::Type::workflow_closed:
+        args[4] = std::to_string(settings_.retention_ms);
+        break;
+      case Command::Type::cancel_activity:  // a late result is stale to the engine anyway
+        break;
+    }
+  }
+  args.push_back(std::to_string(tasks.size() / 2));
+  args.insert(args.end(), tasks.begin(), tasks.end());
+  args.push_back(std::to_string(adds.size() / 2));
+  args.insert(args.end(), adds.begin(), adds.end());
+  args.push_back(std::to_string(removes.size()));
+  args.insert(args.end(), removes.begin(), removes.end());
+  return args;
+}
+
+std::vector<CommitOutcome> RedisStore::commit(const std::vector<engine::Commit>& commits) {
+  std::vector<CommitOutcome> outcomes(commits.size(), CommitOutcome::committed);
+  if (commits.empty()) return outcomes;
+  auto client = pool_.borrow();
+  auto run_one = [&](std::size_t i) {
+    std::vector<std::string> keys;
+    const std::vector<std::string> args = commit_arguments(commits[i], keys);
+    try {
+      client->eval_script(commit_script, keys, args);
+    } catch (const OperationError& e) {
+      if (e.category() != ErrorCategory::conflict) throw;
+      outcomes[i] = CommitOutcome::conflict;
+    }
+  };
+  // The first commit loads the script if needed; the rest go in one pipeline of EVALSHA.
+  run_one(0);
+  if (commits.size() == 1) return outcomes;
+  std::vector<std::vector<std::string>> pipeline;
+  for (std::size_t i = 1; i < commits.size(); ++i) {
+    std::vector<std::string> keys;
+    std::vector<std::string> args = commit_arguments(commits[i], keys);
+    std::vector<std::string> command{"EVALSHA", commit_script.sha1(), std::to_string(keys.size())};
+    command.insert(command.end(), keys.begin(), keys.end());
+    command.insert(command.end(), std::make_move_iterator(args.begin()), std::make_move_iterator(args.end()));
+    pipeline.push_back(std::move(command));
+  }
+  const std::vector<Reply> replies = client->pipeline(pipeline);
+  for (std::size_t i = 1; i < commits.size(); ++i) {
+    const Reply& reply = replies[i - 1];
+    if (!reply.is_error()) continue;
+    if (reply.error_code() == "CONFLICT") outcomes[i] = CommitOutcome::conflict;
+    else if (reply.error_code() == "NOSCRIPT") run_one(i);  // the server restarted mid-batch
+    else throw OperationError(ErrorCategory::internal, "commit failed: " + reply.error_message());
+  }
+  return outcomes;
+}
+
+std::optional<engine::StoredWorkflow> RedisStore::load(const std::string& workflow_id) {
+  auto client = pool_.borrow();
+  const Reply reply = client->command({"HMGET", workflow_key(workflow_id), "state", "version", "digest"});
+  const auto& values = reply.as_array();
+  if (values[0].is_nil()) return std::nullopt;
+  engine::StoredWorkflow stored;
+  stored.state = engine::WorkflowState::from_json(json::parse(values[0].as_string()));
+  stored.version = std::stoll(values[1].as_string());
+  stored.start_digest = values[2].is_nil() ? "" : values[2].as_string();
+  return stored;
+}
+
+std::vector<engine::Event> RedisStore::history(const std::string& workflow_id, std::int64_t after_seq,
+                                               std::size_t limit) {
+  std::vector<engine::Event> events;
+  if (limit == 0) return events;
+  // seq n is at list index n-1: the list only ever grows by appends in seq order.
+  const std::int64_t first = std::max<std::int64_t>(after_seq, 0);
+  const std::int64_t last = first + static_cast<std::int64_t>(std::min<std::size_t>(limit, 1'000'000)) - 1;
+  auto client = pool_.borrow();
+  const Reply reply =
+      client->command({"LRANGE", events_key(workflow_id), std::to_string(first), std::to_string(last)});
+  for (const Reply& item : reply.as_array()) events.push_back(engine::Event::from_json(json::parse(item.as_string())));
+  return events;
+}
+
+void RedisStore::enqueue_input(const std::string& workflow_id, const engine::Input& input) {
+  auto client = pool_.borrow();
+  client->command({"XADD", inputs_key(partition_of(workflow_id)), "*", "w", workflow_id, "i", input.to_json().dump()});
+}
+
+namespace {
+
+struct ClaimedEntry {
+  std::size_t stream = 0;  // index into the streams claimed from
+  std::string id;
+  std::string workflow_id;  // field 'w' (inputs)
+  std::string payload;      // field 'i' (inputs) or 't' (tasks)
+  int deliveries = 1;
+};
+
+}  // namespace
+
+// Claims from several streams of one consumer group: first entries idle longer than the visibility
+// window (their consumer went silent: XAUTOCLAIM), then new ones (XREADGROUP, blocking up to
+// block_ms). Creates missing groups on the way.
+static std::vector<ClaimedEntry> claim_entries(ClientPool& pool, const std::vector<std::string>& streams,
+                                               const std::string& group, const std::string& consumer,
+                                               std::size_t limit, std::int64_t block_ms, std::int64_t visibility_ms,
+                                               const char* payload_field, std::int64_t command_timeout_ms) {
+  std::vector<ClaimedEntry> claimed;
+  auto client = pool.borrow();
+  auto take = [&](const Reply& entries, std::size_t stream, int deliveries) {
+    std::vector<StreamEntry> parsed;
+    collect_entries(entries, parsed);
+    for (const StreamEntry& entry : parsed) {
+      const std::string* payload = field(*entry.fields, payload_field);
+      if (payload == nullptr) continue;
+      const std::string* workflow = field(*entry.fields, "w");
+      claimed.push_back(ClaimedEntry{stream, entry.id, workflow ? *workflow : "", *payload, deliveries});
+    }
+  };
+  for (int round = 0; round < 2; ++round) {
+    try {
+      std::vector<std::vector<std::string>> reclaim;
+      for (const std::string& stream : streams)
+        reclaim.push_back({"XAUTOCLAIM", stream, group, consumer, std::to_string(visibility_ms), "0-0", "COUNT",
+                           std::to_string(limit)});
+      const std::vector<Reply> reclaimed = client->pipeline(reclaim);
+      for (std::size_t s = 0; s < reclaimed.size(); ++s) {
+        if (reclaimed[s].is_error()) throw OperationError(ErrorCategory::internal, reclaimed[s].error_message());
+        take(reclaimed[s].as_array()[1], s, 2);
+      }
+      if (claimed.size() >= limit) return claimed;
+      std::vector<std::string_view> read{"XREADGROUP", "GROUP", group, consumer, "COUNT"};
+      const std::string count = std::to_string(limit - claimed.size());
+      read.push_back(count);
+      // The connection waits as long as the server blocks: stay well inside the command timeout.
+      const std::string block = std::to_string(std::min(block_ms, command_timeout_ms / 2));
+      if (block_ms > 0 && claimed.empty()) {
+        read.push_back("BLOCK");
+        read.push_back(block);
+      }
+      read.push_back("STREAMS");
+      for (const std::string& stream : streams) read.push_back(stream);
+      for (std::size_t s = 0; s < streams.size(); ++s) read.push_back(">");
+      const Reply reply = client->command(read);
+      if (reply.is_nil()) return claimed;
+      for (const Reply& per_stream : reply.as_array()) {
+        const auto& pair = per_stream.as_array();
+        const auto at = std::find(streams.begin(), streams.end(), pair[0].as_string());
+        take(pair[1], static_cast<std::size_t>(at - streams.begin()), 1);
+      }
+      return claimed;
+    } catch (const OperationError& e) {
+      if (round > 0 || std::string_view(e.what()).find("NOGROUP") == std::string_view::npos) throw;
+      claimed.clear();
+      for (const std::string& stream : streams) {
+        try {
+          client->command({"XGROUP", "CREATE", stream, group, "0", "MKSTREAM"});
+        } catch (const OperationError& create) {
+          if (std::string_view(create.what()).find("BUSYGROUP") == std::string_view::npos) throw;
+        }
+      }
+    }
+  }
+  return claimed;
+}
+
+std::vector<engine::QueuedInput> RedisStore::claim_inputs(const std::string& consumer, std::size_t limit,
+                                                          std::int64_t block_ms, std::int64_t visibility_ms) {
+  std::vector<std::string> streams;
+  for (int p = 0; p < settings_.partitions; ++p) streams.push_back(inputs_key(p));
+  std::vector<engine::QueuedInput> inputs;
+  for (ClaimedEntry& entry : claim_entries(pool_, streams, orchestrator_group, consumer, limit, block_ms,
+                                           visibility_ms, "i", settings_.pool.client.command_timeout_ms)) {
+    inputs.push_back(engine::QueuedInput{std::move(entry.workflow_id),
+                                         engine::Input::from_json(json::parse(entry.payload)), std::move(entry.id)});
+  }
+  return inputs;
+}
+
+void RedisStore::ack_inputs(const std::vector<engine::QueuedInput>& inputs) {
+  if (inputs.empty()) return;
+  std::vector<std::vector<std::string>> commands;
+  for (const auto& input : inputs) {
+    const std::string stream = inputs_key(partition_of(input.workflow_id));
+    commands.push_back({"XACK", stream, orchestrator_group, input.receipt});
+    commands.push_back({"XDEL", stream, input.receipt});
+  }
+  auto client = pool_.borrow();
+  for (const Reply& reply : client->pipeline(commands))
+    if (reply.is_error()) throw OperationError(ErrorCategory::internal, "ack failed: " + reply.error_message());
+}
+
+std::vector<engine::ActivityTask> RedisStore::claim_tasks(const std::string& queue, const std::string& consumer,
+                                                          std::size_t limit, std::int64_t block_ms,
+                                                          std::int64_t visibility_ms) {
+  std::vector<std::string> streams;
+  for (int p = 0; p < settings_.partitions; ++p) streams.push_back(tasks_key(p, queue));
+  std::vector<engine::ActivityTask> tasks;
+  for (ClaimedEntry& entry : claim_entries(pool_, streams, worker_group, consumer, limit, block_ms, visibility_ms,
+                                           "t", settings_.pool.client.command_timeout_ms)) {
+    const json t = json::parse(entry.payload);
+    tasks.push_back(engine::ActivityTask{t.at("workflow_id").get<std::string>(), t.at("activity_id").get<std::int64_t>(),
+                                         t.at("attempt").get<int>(), t.at("activity").get<std::string>(),
+                                         t.at("idempotency_key").get<std::string>(), t.at("arguments"),
+                                         std::move(entry.id), entry.deliveries});
+  }
+  return tasks;
+}
+
+void RedisStore::complete_task(const engine::ActivityTask& task, const engine::Input& outcome) {
+  const int partition = partition_of(task.workflow_id);
+  auto client = pool_.borrow();
+  client->eval_script(complete_task_script,
+                      {tasks_key(partition, engine::queue_of(task.activity)), inputs_key(partition)},
+                      {worker_group, task.receipt, task.workflow_id, outcome.to_json().dump()});
+}
+
+std::size_t RedisStore::fire_due_timers(std::int64_t now_ms, std::size_t limit) {
+  std::size_t fired = 0;
+  auto client = pool_.borrow();
+  for (int p = 0; p < settings_.partitions && fired < limit; ++p) {
+    const Reply reply = client->eval_script(fire_timers_script, {timers_key(p), inputs_key(p)},
+                                            {std::to_string(now_ms), std::to_string(limit - fired)});
+    fired += static_cast<std::size_t>(reply.as_integer());
+  }
+  return fired;
+}
+
+}  // namespace flightplan::redis
