@@ -158,6 +158,11 @@ void tasks_leave_through_the_commit(F& f) {
   f.pass_time(200);
   BOOST_TEST(f.store().claim_inputs("orchestrator-1", 10, 0, 100).empty());
   BOOST_TEST(f.store().claim_tasks("drone", "worker-1", 10, 0, 100).empty());
+  // A dropped task is acknowledged without an outcome: no input, no redelivery.
+  f.store().drop_task(package[0]);
+  f.pass_time(200);
+  BOOST_TEST(f.store().claim_tasks("package", "worker-1", 10, 0, 100).empty());
+  BOOST_TEST(f.store().claim_inputs("orchestrator-1", 10, 0, 100).empty());
 }
 
 template <typename F>

@@ -163,6 +163,12 @@ void MemoryStore::complete_task(const engine::ActivityTask& task, const engine::
   changed_.notify_all();
 }
 
+void MemoryStore::drop_task(const engine::ActivityTask& task) {
+  std::lock_guard lock(mutex_);
+  const auto slash = task.receipt.find('/');
+  tasks_[task.receipt.substr(0, slash)].claimed.erase(task.receipt.substr(slash + 1));
+}
+
 std::size_t MemoryStore::fire_due_timers(std::int64_t now_ms, std::size_t limit) {
   std::size_t fired = 0;
   {

@@ -401,6 +401,12 @@ void RedisStore::complete_task(const engine::ActivityTask& task, const engine::I
                       {worker_group, task.receipt, task.workflow_id, outcome.to_json().dump()});
 }
 
+void RedisStore::drop_task(const engine::ActivityTask& task) {
+  const std::string stream = tasks_key(partition_of(task.workflow_id), engine::queue_of(task.activity));
+  auto client = pool_.borrow();
+  client->pipeline({{"XACK", stream, worker_group, task.receipt}, {"XDEL", stream, task.receipt}});
+}
+
 std::size_t RedisStore::fire_due_timers(std::int64_t now_ms, std::size_t limit) {
   std::size_t fired = 0;
   auto client = pool_.borrow();

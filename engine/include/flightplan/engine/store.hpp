@@ -87,6 +87,9 @@ class WorkflowStore {
                                                 std::int64_t visibility_ms) = 0;
   // Acknowledges the task and enqueues its outcome (completed / failed) as an input, atomically.
   virtual void complete_task(const ActivityTask& task, const Input& outcome) = 0;
+  // Acknowledges the task without an outcome: its reply is lost on purpose (fault injection) or
+  // nobody needs it (the workflow is gone). The engine's deadlines take it from there.
+  virtual void drop_task(const ActivityTask& task) = 0;
 
   // Turns timers due at `now_ms` into timer_fired inputs, atomically, so that each timer fires once
   // however many supervisors call this. Returns how many fired.

@@ -42,6 +42,7 @@ class RedisStore final : public engine::WorkflowStore {
                                                 std::size_t limit, std::int64_t block_ms,
                                                 std::int64_t visibility_ms) override;
   void complete_task(const engine::ActivityTask& task, const engine::Input& outcome) override;
+  void drop_task(const engine::ActivityTask& task) override;
   std::size_t fire_due_timers(std::int64_t now_ms, std::size_t limit) override;
 
   // The partition of a workflow id (FNV-1a of the id, modulo partitions).
