@@ -1,0 +1,73 @@
+#pragma once
+// The orchestrator: takes queued inputs, loads each workflow, runs the engine, and commits state,
+// events and commands in one atomic step per workflow. Stateless: any number of orchestrators may
+// work on one store; optimistic concurrency sorts out races, and inputs a dead orchestrator claimed
+// are redelivered to another after the visibility window.
+#include "flightplan/engine/store.hpp"
+#include "flightplan/memory/local_runtime.hpp"
+#include "flightplan/runtime/definitions.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <thread>
+
+namespace flightplan::runtime {
+
+struct OrchestratorSettings {
+  std::string consumer = "orchestrator-1";  // unique per process
+  std::size_t batch_max = 256;              // inputs claimed at once
+  std::int64_t block_ms = 50;               // wait for inputs when idle
+  std::int64_t visibility_ms = 10'000;      // after this, a claimed but unacknowledged input moves on
+  int conflict_retries_max = 5;             // reload-and-reapply rounds before giving the input back
+  engine::EngineLimits limits;
+};
+
+struct StartRequest {
+  std::string workflow;  // definition name
+  std::string version;   // empty: latest
+  std::string id;        // workflow id; must be non-empty
+  nlohmann::json input = nlohmann::json::object();
+};
+
+struct StartResult {
+  engine::WorkflowState state;
+  bool created = false;  // false: a workflow with this id and the same definition and input existed
+};
+
+class Orchestrator {
+ public:
+  Orchestrator(engine::WorkflowStore& store, const DefinitionRegistry& definitions, memory::Clock& clock,
+               OrchestratorSettings settings);
+  ~Orchestrator();
+
+  // Starts a workflow at once (the caller gets its first state back). Idempotent: the same id with
+  // the same definition and input returns the existing workflow; with different ones it throws
+  // OperationError(conflict). Unknown definition: not_found. Store unreachable: unavailable.
+  StartResult start(const StartRequest& request);
+
+  // Claims one batch of inputs, applies and commits them, acknowledges them. Returns the number
+  // of inputs handled (0 when none were waiting).
+  std::size_t run_once();
+
+  // Runs run_once() on a thread until stop(). stop() lets the current batch finish: no decision is
+  // left half-done (an interrupted batch is simply redelivered).
+  void start_thread();
+  void stop();
+
+ private:
+  struct Batch;
+  void process_workflow(const std::string& workflow_id, std::vector<engine::QueuedInput>& inputs);
+
+  engine::WorkflowStore& store_;
+  const DefinitionRegistry& definitions_;
+  memory::Clock& clock_;
+  OrchestratorSettings settings_;
+  std::atomic<bool> running_{false};
+  std::thread thread_;
+};
+
+// Fingerprint of what a start asked for: definition name, version and input.
+std::string start_digest(const std::string& name, const std::string& version, const nlohmann::json& input);
+
+}  // namespace flightplan::runtime

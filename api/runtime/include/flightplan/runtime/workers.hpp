@@ -1,0 +1,87 @@
+#pragma once
+// Activity workers and the supervisor: the two other roles around the orchestrator.
+#include "flightplan/activities/activity.hpp"
+#include "flightplan/activities/fault_injection.hpp"
+#include "flightplan/engine/store.hpp"
+#include "flightplan/memory/local_runtime.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace flightplan::runtime {
+
+struct WorkerSettings {
+  std::vector<std::string> queues;    // e.g. {"account", "package", "transport", "drone", "delivery"}
+  int threads_per_queue = 1;
+  std::string consumer = "worker-1";  // unique per process; threads add a suffix
+  std::size_t batch_max = 16;
+  std::int64_t block_ms = 50;
+  std::int64_t visibility_ms = 30'000;  // a task not finished in this long goes to another worker
+};
+
+// Runs activities for the tasks of its queues: reports each started, executes it (with the fault
+// injector's decision), and acknowledges it together with its outcome. Signals an activity asks
+// to send later are kept in process until due (a crash loses them; the workflow's deadlines cover
+// that).
+class WorkerPool final : public activities::ActivityHost {
+ public:
+  WorkerPool(engine::WorkflowStore& store, activities::ActivityRegistry& registry,
+             activities::FaultInjector faults, memory::Clock& clock, WorkerSettings settings);
+  ~WorkerPool() override;
+
+  // One round for one queue: returns the number of tasks handled.
+  std::size_t run_once(const std::string& queue, const std::string& consumer);
+  // Delivers delayed signals that are due; returns how many.
+  std::size_t deliver_due_signals();
+
+  void start_threads();
+  void stop();
+
+  void send_signal(const std::string& workflow_id, const std::string& signal, nlohmann::json payload,
+                   std::int64_t delay_ms) override;
+
+ private:
+  void handle(const engine::ActivityTask& task);
+
+  engine::WorkflowStore& store_;
+  activities::ActivityRegistry& registry_;
+  activities::FaultInjector faults_;
+  memory::Clock& clock_;
+  WorkerSettings settings_;
+  std::atomic<bool> running_{false};
+  std::vector<std::thread> threads_;
+  std::mutex signals_mutex_;
+  std::condition_variable signals_changed_;
+  std::multimap<std::int64_t, std::pair<std::string, engine::Input>> delayed_signals_;  // due -> (workflow, input)
+};
+
+struct SupervisorSettings {
+  std::int64_t tick_ms = 10;        // how often due timers are looked for
+  std::size_t batch_max = 1000;
+};
+
+// Finds due deadlines and feeds them to the engine as inputs (through the store's atomic timer
+// claim, so replicas never fire one twice). A deadline that passed while everything was down fires
+// on the first tick.
+class Supervisor {
+ public:
+  Supervisor(engine::WorkflowStore& store, memory::Clock& clock, SupervisorSettings settings);
+  ~Supervisor();
+  std::size_t run_once();
+  void start_thread();
+  void stop();
+
+ private:
+  engine::WorkflowStore& store_;
+  memory::Clock& clock_;
+  SupervisorSettings settings_;
+  std::atomic<bool> running_{false};
+  std::thread thread_;
+};
+
+}  // namespace flightplan::runtime

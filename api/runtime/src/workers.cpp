@@ -1,0 +1,182 @@
+#include "flightplan/runtime/workers.hpp"
+
+#include "flightplan/runtime/log.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+namespace flightplan::runtime {
+
+using engine::Input;
+using nlohmann::json;
+
+namespace {
+
+// Injected latency is real time here; keep one task from holding a worker thread for long.
+constexpr std::int64_t injected_latency_ms_max = 10'000;
+
+Input outcome_of(const engine::ActivityTask& task, const activities::ActivityResult& result, std::int64_t now_ms) {
+  Input outcome;
+  outcome.activity_id = task.activity_id;
+  outcome.attempt = task.attempt;
+  outcome.time_ms = now_ms;
+  if (result.ok) {
+    outcome.type = Input::Type::activity_completed;
+    outcome.payload = result.output;
+  } else {
+    outcome.type = Input::Type::activity_failed;
+    outcome.error = engine::make_error(result.failure.type, result.failure.status, result.failure.title,
+                                       result.failure.detail);
+    outcome.retryable = result.failure.retryable;
+  }
+  return outcome;
+}
+
+}  // namespace
+
+WorkerPool::WorkerPool(engine::WorkflowStore& store, activities::ActivityRegistry& registry,
+                       activities::FaultInjector faults, memory::Clock& clock, WorkerSettings settings)
+    : store_(store), registry_(registry), faults_(std::move(faults)), clock_(clock), settings_(std::move(settings)) {}
+
+WorkerPool::~WorkerPool() { stop(); }
+
+void WorkerPool::send_signal(const std::string& workflow_id, const std::string& signal, json payload,
+                             std::int64_t delay_ms) {
+  const std::int64_t due_ms = clock_.now_ms() + std::max<std::int64_t>(delay_ms, 0);
+  {
+    std::lock_guard lock(signals_mutex_);
+    delayed_signals_.emplace(due_ms, std::make_pair(workflow_id, Input::signal(signal, std::move(payload), due_ms)));
+  }
+  signals_changed_.notify_all();
+}
+
+std::size_t WorkerPool::deliver_due_signals() {
+  std::vector<std::pair<std::string, Input>> due;
+  {
+    std::lock_guard lock(signals_mutex_);
+    const std::int64_t now_ms = clock_.now_ms();
+    while (!delayed_signals_.empty() && delayed_signals_.begin()->first <= now_ms) {
+      due.push_back(std::move(delayed_signals_.begin()->second));
+      delayed_signals_.erase(delayed_signals_.begin());
+    }
+  }
+  for (auto& [workflow_id, input] : due) {
+    input.time_ms = clock_.now_ms();
+    store_.enqueue_input(workflow_id, input);
+  }
+  return due.size();
+}
+
+void WorkerPool::handle(const engine::ActivityTask& task) {
+  Input started;
+  started.type = Input::Type::activity_started;
+  started.activity_id = task.activity_id;
+  started.attempt = task.attempt;
+  started.name = settings_.consumer;
+  started.time_ms = clock_.now_ms();
+  store_.enqueue_input(task.workflow_id, started);
+  const activities::FaultDecision fault = faults_.decide(task.activity, task.idempotency_key, task.attempt);
+  if (fault.latency_ms > 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(fault.latency_ms, injected_latency_ms_max)));
+  if (fault.fail) {
+    Input failed;
+    failed.type = Input::Type::activity_failed;
+    failed.activity_id = task.activity_id;
+    failed.attempt = task.attempt;
+    failed.time_ms = clock_.now_ms();
+    failed.error = engine::make_error("https://flightplan.dev/errors/injected-fault", 503, "Injected failure",
+                                      "fault injection failed " + task.activity);
+    store_.complete_task(task, failed);
+    return;
+  }
+  activities::Activity* activity = registry_.find(task.activity);
+  activities::ActivityResult result =
+      activity == nullptr
+          ? activities::ActivityResult::fail("https://flightplan.dev/errors/not-found", 404, "Unknown activity",
+                                             "this worker does not serve " + task.activity, false)
+          : activity->execute(activities::ActivityRequest{task.workflow_id, task.activity, task.idempotency_key,
+                                                          task.attempt, task.arguments, clock_.now_ms()},
+                              *this);
+  // An injected hang: the work happened, the reply is lost. The engine's deadlines take over.
+  if (fault.hang) {
+    store_.drop_task(task);
+    return;
+  }
+  store_.complete_task(task, outcome_of(task, result, clock_.now_ms()));
+}
+
+std::size_t WorkerPool::run_once(const std::string& queue, const std::string& consumer) {
+  const auto tasks = store_.claim_tasks(queue, consumer, settings_.batch_max, settings_.block_ms, settings_.visibility_ms);
+  for (const auto& task : tasks) handle(task);
+  return tasks.size();
+}
+
+void WorkerPool::start_threads() {
+  if (running_.exchange(true)) return;
+  for (const std::string& queue : settings_.queues) {
+    for (int i = 0; i < settings_.threads_per_queue; ++i) {
+      const std::string consumer = settings_.consumer + "/" + queue + "/" + std::to_string(i);
+      threads_.emplace_back([this, queue, consumer] {
+        std::int64_t backoff_ms = 10;
+        while (running_) {
+          try {
+            run_once(queue, consumer);
+            backoff_ms = 10;
+          } catch (const std::exception& e) {
+            log(LogLevel::warn, "worker round failed", {{"queue", queue}, {"error", e.what()}});
+            std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+            backoff_ms = std::min<std::int64_t>(backoff_ms * 2, 2000);
+          }
+        }
+      });
+    }
+  }
+  threads_.emplace_back([this] {
+    while (running_) {
+      try {
+        deliver_due_signals();
+      } catch (const std::exception& e) {
+        log(LogLevel::warn, "signal delivery failed", {{"error", e.what()}});
+      }
+      std::unique_lock lock(signals_mutex_);
+      signals_changed_.wait_for(lock, std::chrono::milliseconds(20));
+    }
+  });
+}
+
+void WorkerPool::stop() {
+  running_ = false;
+  signals_changed_.notify_all();
+  for (auto& thread : threads_)
+    if (thread.joinable()) thread.join();
+  threads_.clear();
+}
+
+Supervisor::Supervisor(engine::WorkflowStore& store, memory::Clock& clock, SupervisorSettings settings)
+    : store_(store), clock_(clock), settings_(settings) {}
+
+Supervisor::~Supervisor() { stop(); }
+
+std::size_t Supervisor::run_once() { return store_.fire_due_timers(clock_.now_ms(), settings_.batch_max); }
+
+void Supervisor::start_thread() {
+  if (running_.exchange(true)) return;
+  thread_ = std::thread([this] {
+    while (running_) {
+      try {
+        // A full batch means more may be due: go again at once.
+        if (run_once() >= settings_.batch_max) continue;
+      } catch (const std::exception& e) {
+        log(LogLevel::warn, "supervisor round failed", {{"error", e.what()}});
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(settings_.tick_ms));
+    }
+  });
+}
+
+void Supervisor::stop() {
+  running_ = false;
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace flightplan::runtime

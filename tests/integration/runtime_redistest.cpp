@@ -1,0 +1,147 @@
+#define BOOST_TEST_MODULE runtime
+// The distributed runtime end to end on a real redis-server: orchestrators, a supervisor and
+// workers as threads of this process, time sped up by a scaled clock.
+#include "flightplan/engine/duration.hpp"
+#include "flightplan/redis/redis_store.hpp"
+#include "flightplan/runtime/orchestrator.hpp"
+#include "flightplan/runtime/workers.hpp"
+
+#include "../support/harness.hpp"
+#include "../support/redis_server.hpp"
+
+#include <chrono>
+#include <thread>
+
+using namespace flightplan;
+using engine::WorkflowStatus;
+using nlohmann::json;
+
+namespace {
+
+constexpr double time_scale = 20.0;
+
+json near_hangar_delivery(const std::string& id, const std::string& deadline = "2099-01-01T00:00:00Z") {
+  // Pickup and drop-off a few hundred metres from the hangar: the flight is mostly the 60 s handling.
+  return json{{"deliveryId", id},
+              {"ownerId", "fabrikam-books"},
+              {"pickupLocation", "47.6215,-122.3480"},
+              {"dropOffLocation", "47.6230,-122.3470"},
+              {"deadline", deadline},
+              {"packageInfo", {{"packageId", "p-" + id}, {"size", "small"}, {"weight", 1.0}, {"tag", "t"}}}};
+}
+
+struct Cluster {
+  testing::RedisServer server;
+  std::unique_ptr<redis::RedisStore> store;
+  memory::ScaledClock clock{testing::start_ms, time_scale};
+  runtime::DefinitionRegistry definitions;
+  activities::ActivityRegistry activities_registry;
+  std::vector<std::unique_ptr<runtime::Orchestrator>> orchestrators;
+  std::unique_ptr<runtime::Supervisor> supervisor;
+  std::unique_ptr<runtime::WorkerPool> workers;
+
+  explicit Cluster(const std::string& inject = "", int orchestrator_count = 1) {
+    redis::RedisStoreSettings settings;
+    settings.pool.client.url = server.url();
+    settings.pool.client_count = 8;
+    settings.partitions = 4;
+    store = std::make_unique<redis::RedisStore>(settings);
+    definitions.add(testing::compile_file("workflows/delivery.yaml"));
+    activities::register_delivery_activities(activities_registry);
+    for (int i = 0; i < orchestrator_count; ++i) {
+      runtime::OrchestratorSettings o;
+      o.consumer = "orchestrator-" + std::to_string(i);
+      o.visibility_ms = 2000;
+      orchestrators.push_back(std::make_unique<runtime::Orchestrator>(*store, definitions, clock, o));
+    }
+    supervisor = std::make_unique<runtime::Supervisor>(*store, clock, runtime::SupervisorSettings{});
+    activities::FaultInjector faults(7);
+    if (!inject.empty()) BOOST_REQUIRE(!faults.parse_and_add(inject));
+    runtime::WorkerSettings w;
+    w.queues = {"account", "package", "transport", "drone", "delivery"};
+    workers = std::make_unique<runtime::WorkerPool>(*store, activities_registry, faults, clock, w);
+  }
+  void start() {
+    for (auto& o : orchestrators) o->start_thread();
+    supervisor->start_thread();
+    workers->start_threads();
+  }
+  ~Cluster() {
+    workers->stop();
+    supervisor->stop();
+    for (auto& o : orchestrators) o->stop();
+  }
+  // Waits (bounded) until the workflow is final; returns its state.
+  engine::WorkflowState await_final(const std::string& id, int seconds_max = 60) {
+    for (int i = 0; i < seconds_max * 20; ++i) {
+      if (auto stored = store->load(id); stored && engine::is_final(stored->state.status)) return stored->state;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    BOOST_FAIL("workflow " + id + " did not finish in " + std::to_string(seconds_max) + " s");
+    return {};
+  }
+  void check_history_replays(const std::string& id) {
+    const auto stored = store->load(id);
+    engine::History history{id, stored->state.name, stored->state.version, stored->state.digest,
+                            static_cast<engine::WorkflowStore&>(*store).history(id)};
+    const auto result = engine::replay(*definitions.find("delivery"), history);
+    BOOST_TEST(result.ok(), (result.divergence ? result.divergence->message : ""));
+    BOOST_TEST(result.state.to_json() == stored->state.to_json());
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(delivery_completes_on_redis) {
+  Cluster cluster;
+  cluster.start();
+  const auto started = cluster.orchestrators[0]->start({"delivery", "", "d-100", near_hangar_delivery("d-100")});
+  BOOST_TEST(started.created);
+  const auto state = cluster.await_final("d-100");
+  BOOST_TEST(state.status == WorkflowStatus::completed);
+  BOOST_TEST(state.output.at("deliveryId") == "d-100");
+  cluster.check_history_replays("d-100");
+}
+
+BOOST_AUTO_TEST_CASE(start_is_idempotent_by_id_and_input) {
+  Cluster cluster;
+  const json input = near_hangar_delivery("d-200");
+  BOOST_TEST(cluster.orchestrators[0]->start({"delivery", "", "d-200", input}).created);
+  const auto again = cluster.orchestrators[0]->start({"delivery", "", "d-200", input});
+  BOOST_TEST(!again.created);
+  BOOST_TEST(again.state.id == "d-200");
+  json other = input;
+  other["ownerId"] = "someone-else";
+  BOOST_CHECK_THROW(cluster.orchestrators[0]->start({"delivery", "", "d-200", other}), engine::OperationError);
+  BOOST_CHECK_THROW(cluster.orchestrators[0]->start({"nope", "", "x", input}), engine::OperationError);
+  BOOST_CHECK_THROW(cluster.orchestrators[0]->start({"delivery", "", "bad id", input}), engine::OperationError);
+}
+
+BOOST_AUTO_TEST_CASE(missed_deadline_compensates_through_the_supervisor) {
+  Cluster cluster;
+  cluster.start();
+  // Deadline one virtual minute after start: before the 60 s handling ends.
+  const std::string deadline = engine::format_timestamp(testing::start_ms + 30'000).substr(0, 19) + "Z";
+  cluster.orchestrators[0]->start({"delivery", "", "d-300", near_hangar_delivery("d-300", deadline)});
+  const auto state = cluster.await_final("d-300");
+  BOOST_TEST(state.status == WorkflowStatus::compensated);
+  cluster.check_history_replays("d-300");
+}
+
+BOOST_AUTO_TEST_CASE(two_orchestrators_and_faults_finish_many_workflows) {
+  Cluster cluster("drone.schedule:fail=0.3;package:fail=0.2", 2);
+  cluster.start();
+  constexpr int count = 20;
+  for (int i = 0; i < count; ++i) {
+    const std::string id = "m-" + std::to_string(i);
+    cluster.orchestrators[static_cast<std::size_t>(i % 2)]->start({"delivery", "", id, near_hangar_delivery(id)});
+  }
+  for (int i = 0; i < count; ++i) {
+    const std::string id = "m-" + std::to_string(i);
+    const auto state = cluster.await_final(id);
+    BOOST_TEST((state.status == WorkflowStatus::completed || state.status == WorkflowStatus::compensated ||
+                state.status == WorkflowStatus::faulted),
+               id << " ended " << engine::to_string(state.status));
+    cluster.check_history_replays(id);
+  }
+}
