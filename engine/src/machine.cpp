@@ -3,6 +3,7 @@
 #include "flightplan/engine/duration.hpp"
 #include "machine_impl.hpp"
 
+#include <algorithm>
 #include <cassert>
 #include <mutex>
 
@@ -74,6 +75,7 @@ json Input::to_json() const {
   }
   if (timer_id != 0) out["timer_id"] = timer_id;
   if (!name.empty()) out["name"] = name;
+  if (!id.empty()) out["id"] = id;
   return out;
 }
 
@@ -100,6 +102,7 @@ Input Input::from_json(const json& value) {
     }
     in.timer_id = value.value("timer_id", std::int64_t{0});
     in.name = value.value("name", "");
+    in.id = value.value("id", "");
     return in;
   } catch (const json::exception& e) {
     throw OperationError(ErrorCategory::invalid_argument, std::string("invalid input: ") + e.what());
@@ -151,8 +154,13 @@ Input input_from_event(const Event& event, const std::string& workflow_id) {
   in.time_ms = event.time_ms;
   if (event.type == "workflow_started") return Input::start(workflow_id, d.at("input"), event.time_ms);
   if (event.type == "timer_fired") return Input::timer_fired(d.at("timer_id").get<std::int64_t>(), event.time_ms);
-  if (event.type == "signal_received") return Input::signal(d.at("signal"), d.value("payload", json()), event.time_ms);
-  if (event.type == "workflow_cancel_requested") return Input::cancel(d.value("reason", ""), event.time_ms);
+  if (event.type == "signal_received" || event.type == "workflow_cancel_requested") {
+    Input in_event = event.type == "signal_received"
+                         ? Input::signal(d.at("signal"), d.value("payload", json()), event.time_ms)
+                         : Input::cancel(d.value("reason", ""), event.time_ms);
+    in_event.id = d.value("input_id", "");
+    return in_event;
+  }
   in.activity_id = d.at("activity_id").get<std::int64_t>();
   in.attempt = d.at("attempt").get<int>();
   if (event.type == "activity_started") {
@@ -293,9 +301,21 @@ void Machine::on_timer(const Input& input) {
   }
 }
 
+bool Machine::seen_before(const std::string& input_id) {
+  if (input_id.empty()) return false;
+  auto& ids = state_.recent_input_ids;
+  if (std::find(ids.begin(), ids.end(), input_id) != ids.end()) return true;
+  ids.push_back(input_id);
+  if (ids.size() > limits_.recent_input_ids_max) ids.erase(ids.begin());
+  return false;
+}
+
 void Machine::on_signal(const Input& input) {
+  if (seen_before(input.id)) return;
   step_.accepted = true;
-  emit("signal_received", "/", json{{"signal", input.name}, {"payload", input.payload}});
+  json data{{"signal", input.name}, {"payload", input.payload}};
+  if (!input.id.empty()) data["input_id"] = input.id;
+  emit("signal_received", "/", std::move(data));
   const json signal{{"type", input.name}, {"data", input.payload}, {"time", format_timestamp(now_ms_)}};
   // Offer the signal to waiting listeners in creation order; the first that takes it consumes it.
   for (auto& [id, node] : state_.nodes) {
@@ -312,8 +332,11 @@ void Machine::on_signal(const Input& input) {
 }
 
 void Machine::on_cancel(const Input& input) {
+  if (seen_before(input.id)) return;
   step_.accepted = true;
-  emit("workflow_cancel_requested", "/", json{{"reason", input.name}});
+  json data{{"reason", input.name}};
+  if (!input.id.empty()) data["input_id"] = input.id;
+  emit("workflow_cancel_requested", "/", std::move(data));
   if (state_.compensation) return;  // already undoing: let the compensations finish
   fail_workflow("cancelled", make_error(error_types::cancelled, 499, "Workflow cancelled", input.name, "/"));
 }

@@ -40,6 +40,8 @@ class Machine {
   void on_timer(const Input& input);
   void on_signal(const Input& input);
   void on_cancel(const Input& input);
+  // Records `input_id` among the recent ones; true when it was already there (a redelivery).
+  bool seen_before(const std::string& input_id);
 
   // Plumbing (machine.cpp).
   Event& emit(std::string type, std::string reference, json data = json::object());

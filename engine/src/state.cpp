@@ -239,6 +239,7 @@ json WorkflowState::to_json() const {
                                {"failures", compensation->failures}};
   }
   out["signals"] = signals;
+  if (!recent_input_ids.empty()) out["recent_input_ids"] = recent_input_ids;
   return out;
 }
 
@@ -283,6 +284,7 @@ WorkflowState WorkflowState::from_json(const json& in) {
     s.compensation = std::move(c);
   }
   for (const auto& signal : get_json(in, "signals", json::array())) s.signals.push_back(signal);
+  s.recent_input_ids = get(in, "recent_input_ids", std::vector<std::string>{});
   return s;
 }
 

@@ -607,3 +607,29 @@ do:
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(redelivered_signals_and_cancels_are_received_once) {
+  auto definition = compile_yaml(workflow(R"(
+do:
+  - collect:
+      listen:
+        to:
+          any: []
+          until: ${ length >= 2 }
+)"));
+  using flightplan::engine::Input;
+  flightplan::engine::WorkflowState state;
+  flightplan::engine::apply(*definition, state, Input::start("wf", json::object(), start_ms));
+  Input signal = Input::signal("tick", json{{"n", 1}}, start_ms + 1);
+  signal.id = "1700000000000-0";
+  BOOST_TEST(flightplan::engine::apply(*definition, state, signal).accepted);
+  BOOST_TEST(!flightplan::engine::apply(*definition, state, signal).accepted);  // redelivery
+  Input cancel = Input::cancel("stop", start_ms + 2);
+  cancel.id = "1700000000001-0";
+  BOOST_TEST(flightplan::engine::apply(*definition, state, cancel).accepted);
+  BOOST_TEST(!flightplan::engine::apply(*definition, state, cancel).accepted);
+  BOOST_TEST(state.status == WorkflowStatus::cancelled);
+  BOOST_TEST(state.recent_input_ids.size() == 2u);
+  // The ids are part of the recorded inputs, so replay rebuilds the same state.
+  BOOST_TEST(flightplan::engine::WorkflowState::from_json(state.to_json()).to_json() == state.to_json());
+}

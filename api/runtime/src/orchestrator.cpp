@@ -113,6 +113,11 @@ std::size_t Orchestrator::run_once() {
   std::vector<Work> work;
   std::map<std::string, std::size_t> index;
   for (auto& queued : claimed) {
+    // The queue entry id is stable across redeliveries: it lets the engine drop a signal or a
+    // cancellation it already received (an orchestrator died between commit and acknowledgement).
+    if (queued.input.id.empty() &&
+        (queued.input.type == engine::Input::Type::signal || queued.input.type == engine::Input::Type::cancel))
+      queued.input.id = queued.receipt;
     auto [it, inserted] = index.emplace(queued.workflow_id, work.size());
     if (inserted) work.push_back(Work{queued.workflow_id, {}, {}, {}, {}, 0, false, false});
     work[it->second].inputs.push_back(std::move(queued));

@@ -36,6 +36,9 @@ struct Input {
   bool retryable = true;     // activity_failed
   std::int64_t timer_id = 0;
   std::string name;          // signal name; cancel: reason; activity_started: worker identity
+  // Signals and cancellations may carry an id (the queue entry they came from): an id the workflow
+  // has already seen is not accepted again, so a redelivered signal is not received twice.
+  std::string id;
 
   static Input start(std::string workflow_id, nlohmann::json input, std::int64_t time_ms);
   static Input signal(std::string name, nlohmann::json payload, std::int64_t time_ms);
@@ -86,6 +89,7 @@ struct Step {
 struct EngineLimits {
   std::int64_t history_events_max = 100'000;  // beyond it the workflow faults: runaway loop
   std::size_t buffered_signals_max = 1000;
+  std::size_t recent_input_ids_max = 64;  // signal/cancel ids remembered to drop redeliveries
   std::int64_t default_start_to_close_ms = 10 * 60 * 1000;  // when an activity call sets no deadline
 };
 

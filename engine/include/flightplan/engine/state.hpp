@@ -147,6 +147,7 @@ struct WorkflowState {
   std::vector<CompensationRecord> compensable;  // completion order
   std::optional<CompensationState> compensation;
   std::vector<nlohmann::json> signals;  // received, not yet consumed (bounded)
+  std::vector<std::string> recent_input_ids;  // ids of the last signals/cancellations (bounded)
 
   nlohmann::json to_json() const;
   static WorkflowState from_json(const nlohmann::json& value);
