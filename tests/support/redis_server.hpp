@@ -1,61 +1,17 @@
 #pragma once
-// Test support for *_redistest.cpp: a private redis-server child process per fixture, listening on
-// a unix socket in a fresh temporary directory (no TCP) or, on request, on a free 127.0.0.1 port.
-// Nothing is shared with other tests or with a system Redis. Every wait is bounded.
-//
-// The child gets PR_SET_PDEATHSIG=SIGKILL, so it dies with the thread that started it even when
-// the test process crashes: start, restart and destroy a RedisServer on the same thread.
-#include <sys/types.h>
-
-#include <cstdint>
-#include <string>
-#include <vector>
+// Tests run their own private redis-server: the same ServerProcess `flightplan dev` uses, in a
+// temporary directory, with DEBUG allowed so tests can provoke timeouts.
+#include "flightplan/redis/server_process.hpp"
 
 namespace flightplan::testing {
 
-struct RedisServerOptions {
-  bool tcp = false;  // also listen on a free port of 127.0.0.1; url() then names TCP
-  bool appendonly = false;
-  std::string appendfsync = "everysec";  // always | everysec | no
-  std::string password;                  // requirepass; url() carries it
-  std::int64_t startup_timeout_ms = 10000;
-  std::int64_t stop_timeout_ms = 5000;  // SIGTERM, then SIGKILL after this
+struct RedisServerOptions : redis::ServerOptions {
+  RedisServerOptions() { debug_command = true; }
 };
 
-class RedisServer {
+class RedisServer : public redis::ServerProcess {
  public:
-  // Starts the server and waits until PING answers. Throws std::runtime_error with the reason
-  // (redis-server missing: run scripts/install-deps.sh; or the tail of its log) on failure.
-  explicit RedisServer(RedisServerOptions options = {});
-  ~RedisServer();
-  RedisServer(const RedisServer&) = delete;
-  RedisServer& operator=(const RedisServer&) = delete;
-
-  // unix:///dir/redis.sock[?password=...] or redis://[:password@]127.0.0.1:PORT
-  std::string url() const;
-  // The same server with another password in the URL (to test refused logins).
-  std::string url_with_password(const std::string& password) const;
-  pid_t pid() const { return pid_; }  // -1 when not running
-  bool running() const { return pid_ > 0; }
-  const std::string& dir() const { return dir_; }
-
-  void stop();     // SIGTERM, bounded wait, then SIGKILL; only this server's own pid
-  void kill9();    // SIGKILL and reap: a crash, no chance to flush
-  void restart();  // stop if running, then start again with the same dir, socket and port
-
- private:
-  void start();
-  std::vector<std::string> arguments() const;
-  void wait_until_ready();
-  bool answers_ping() const;
-  std::string log_tail() const;
-
-  RedisServerOptions options_;
-  std::string binary_;
-  std::string dir_;
-  std::string socket_path_;
-  int port_ = 0;
-  pid_t pid_ = -1;
+  explicit RedisServer(RedisServerOptions options = {}) : redis::ServerProcess(options) {}
 };
 
 }  // namespace flightplan::testing

@@ -1,4 +1,4 @@
-#include "redis_server.hpp"
+#include "flightplan/redis/server_process.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -20,14 +20,14 @@
 #include <stdexcept>
 #include <thread>
 
-namespace flightplan::testing {
+namespace flightplan::redis {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 constexpr auto poll_interval = std::chrono::milliseconds(10);
 constexpr std::int64_t ping_io_timeout_ms = 500;
 
-[[noreturn]] void fail(const std::string& message) { throw std::runtime_error("RedisServer: " + message); }
+[[noreturn]] void fail(const std::string& message) { throw std::runtime_error("redis-server: " + message); }
 
 std::string find_binary() {
   const char* configured = std::getenv("FLIGHTPLAN_REDIS_SERVER");
@@ -76,10 +76,18 @@ bool reap_within(pid_t pid, std::int64_t timeout_ms) {
 
 }  // namespace
 
-RedisServer::RedisServer(RedisServerOptions options) : options_(std::move(options)), binary_(find_binary()) {
-  std::string pattern = "/tmp/flightplan-redis-XXXXXX";
-  if (mkdtemp(pattern.data()) == nullptr) fail(std::string("mkdtemp: ") + std::strerror(errno));
-  dir_ = pattern;
+ServerProcess::ServerProcess(ServerOptions options) : options_(std::move(options)), binary_(find_binary()) {
+  if (options_.data_dir.empty()) {
+    std::string pattern = "/tmp/flightplan-redis-XXXXXX";
+    if (mkdtemp(pattern.data()) == nullptr) fail(std::string("mkdtemp: ") + std::strerror(errno));
+    dir_ = pattern;
+    temporary_dir_ = true;
+  } else {
+    std::error_code error;
+    std::filesystem::create_directories(options_.data_dir, error);
+    if (error) fail("cannot create data directory '" + options_.data_dir + "': " + error.message());
+    dir_ = std::filesystem::absolute(options_.data_dir).string();
+  }
   socket_path_ = dir_ + "/redis.sock";
   constexpr int start_attempts_max = 3;  // only TCP retries: the free port may be taken meanwhile
   for (int attempt = 1;; ++attempt) {
@@ -90,32 +98,32 @@ RedisServer::RedisServer(RedisServerOptions options) : options_(std::move(option
     } catch (const std::exception&) {
       if (options_.tcp && attempt < start_attempts_max) continue;
       std::error_code ignored;
-      std::filesystem::remove_all(dir_, ignored);
+      if (temporary_dir_) std::filesystem::remove_all(dir_, ignored);
       throw;
     }
   }
 }
 
-RedisServer::~RedisServer() {
+ServerProcess::~ServerProcess() {
   try {
     stop();
   } catch (...) {
     kill9();
   }
   std::error_code ignored;
-  std::filesystem::remove_all(dir_, ignored);
+  if (temporary_dir_) std::filesystem::remove_all(dir_, ignored);
 }
 
-std::string RedisServer::url() const { return url_with_password(options_.password); }
+std::string ServerProcess::url() const { return url_with_password(options_.password); }
 
-std::string RedisServer::url_with_password(const std::string& password) const {
+std::string ServerProcess::url_with_password(const std::string& password) const {
   if (options_.tcp) {
     return "redis://" + (password.empty() ? "" : ":" + password + "@") + "127.0.0.1:" + std::to_string(port_);
   }
   return "unix://" + socket_path_ + (password.empty() ? "" : "?password=" + password);
 }
 
-std::vector<std::string> RedisServer::arguments() const {
+std::vector<std::string> ServerProcess::arguments() const {
   std::vector<std::string> args = {binary_};
   auto option = [&args](const std::string& name, const std::string& value) {
     args.push_back("--" + name);
@@ -132,12 +140,12 @@ std::vector<std::string> RedisServer::arguments() const {
   option("appendonly", options_.appendonly ? "yes" : "no");
   option("appendfsync", options_.appendfsync);
   // Tests use DEBUG SLEEP to provoke timeouts; "local" allows it over the unix socket and loopback.
-  option("enable-debug-command", "local");
+  option("enable-debug-command", options_.debug_command ? "local" : "no");
   if (!options_.password.empty()) option("requirepass", options_.password);
   return args;
 }
 
-void RedisServer::start() {
+void ServerProcess::start() {
   std::vector<std::string> args = arguments();
   std::vector<char*> argv;
   for (auto& arg : args) argv.push_back(arg.data());
@@ -162,7 +170,7 @@ void RedisServer::start() {
   wait_until_ready();
 }
 
-void RedisServer::wait_until_ready() {
+void ServerProcess::wait_until_ready() {
   auto deadline = SteadyClock::now() + std::chrono::milliseconds(options_.startup_timeout_ms);
   while (true) {
     int status = 0;
@@ -182,7 +190,7 @@ void RedisServer::wait_until_ready() {
 
 // One short-lived connection: (AUTH,) PING, and a +PONG among the replies. LOADING or a refused
 // connection mean "not yet".
-bool RedisServer::answers_ping() const {
+bool ServerProcess::answers_ping() const {
   int fd = -1;
   if (options_.tcp) {
     fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -226,7 +234,7 @@ bool RedisServer::answers_ping() const {
   return pong;
 }
 
-void RedisServer::stop() {
+void ServerProcess::stop() {
   if (pid_ <= 0) return;
   kill(pid_, SIGTERM);
   if (reap_within(pid_, options_.stop_timeout_ms)) {
@@ -236,7 +244,7 @@ void RedisServer::stop() {
   kill9();
 }
 
-void RedisServer::kill9() {
+void ServerProcess::kill9() {
   if (pid_ <= 0) return;
   kill(pid_, SIGKILL);
   while (waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
@@ -244,12 +252,12 @@ void RedisServer::kill9() {
   pid_ = -1;
 }
 
-void RedisServer::restart() {
+void ServerProcess::restart() {
   stop();
   start();
 }
 
-std::string RedisServer::log_tail() const {
+std::string ServerProcess::log_tail() const {
   constexpr std::size_t lines_max = 15;
   std::ifstream in(dir_ + "/redis.log");
   std::deque<std::string> lines;
@@ -262,4 +270,4 @@ std::string RedisServer::log_tail() const {
   return out.empty() ? "  (empty)\n" : out;
 }
 
-}  // namespace flightplan::testing
+}  // namespace flightplan::redis
