@@ -1,6 +1,7 @@
 // The flightplan binary: one executable, one subcommand per job. This is the wiring layer: the only
 // place that reads flags and the environment and turns them into typed options.
 #include "commands.hpp"
+#include "serve.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -32,6 +33,47 @@ int main(int argc, char** argv) {
   replay->add_option("file", replay_definition, "YAML workflow file")->required();
   replay->add_option("history", replay_history, "History JSON file")->required();
 
+  flightplan::cli::ServeOptions serve;
+  auto add_serve_options = [&serve](CLI::App* command, flightplan::cli::ServeOptions::Role role) {
+    const bool http = role != flightplan::cli::ServeOptions::Role::worker;
+    const bool workers = role != flightplan::cli::ServeOptions::Role::server;
+    const bool dev = role == flightplan::cli::ServeOptions::Role::dev;
+    auto* redis = command->add_option("--redis", serve.redis_url,
+                                      "Redis URL: redis://[:password@]host:port/db or unix:///path.sock");
+    if (!dev) redis->required();
+    command->add_option("--partitions", serve.partitions, "Partitions of the Redis key space (fixed per dataset)");
+    command->add_option("--workflows", serve.workflows_dir, "Folder of workflow definitions to load");
+    command->add_option("--instance", serve.instance, "Name of this process in consumer groups");
+    if (http) {
+      command->add_option("--address", serve.address, "HTTP listen address");
+      command->add_option("--port", serve.port, "HTTP port (0: any free port)");
+      command->add_option("--orchestrators", serve.orchestrators, "Orchestrator threads");
+    }
+    if (workers) {
+      command->add_option("--activities", serve.activities, "Activity queues to serve, comma-separated");
+      command->add_option("--worker-threads", serve.worker_threads, "Threads per activity queue");
+      command->add_option("--inject", serve.inject, "Fault injection, e.g. drone.schedule:fail=0.2,hang=0.05");
+      command->add_option("--seed", serve.seed, "Seed of the fault injection");
+    }
+    if (dev) {
+      command->add_option("--store", serve.store, "redis (durable) or memory (not durable)")
+          ->check(CLI::IsMember({"redis", "memory"}));
+      command->add_option("--data-dir", serve.data_dir, "Data folder of the private redis-server");
+      command->add_option("--fsync", serve.fsync, "always: no acknowledged write is lost; everysec: up to 1 s")
+          ->check(CLI::IsMember({"always", "everysec"}));
+      command->add_option("--time-scale", serve.time_scale, "Run the clock this many times faster (demos)")
+          ->check(CLI::PositiveNumber);
+    }
+    command->callback([&serve, role] { serve.role = role; });
+  };
+  using Role = flightplan::cli::ServeOptions::Role;
+  auto* server = app.add_subcommand("server", "HTTP API + orchestrator + supervisor on Redis");
+  add_serve_options(server, Role::server);
+  auto* worker = app.add_subcommand("worker", "Activity workers on Redis");
+  add_serve_options(worker, Role::worker);
+  auto* dev = app.add_subcommand("dev", "Everything in one process, with a private redis-server");
+  add_serve_options(dev, Role::dev);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -41,5 +83,6 @@ int main(int argc, char** argv) {
   if (*validate) return flightplan::cli::validate_command(files, std::cout, std::cerr);
   if (*run) return flightplan::cli::run_command(run_options, std::cout, std::cerr);
   if (*replay) return flightplan::cli::replay_command(replay_definition, replay_history, std::cout, std::cerr);
+  if (*server || *worker || *dev) return flightplan::cli::serve_command(serve);
   return 2;
 }

@@ -129,6 +129,16 @@ RedisStore::RedisStore(RedisStoreSettings settings) : settings_(std::move(settin
 
 RedisStore::~RedisStore() = default;
 
+bool RedisStore::ping() {
+  try {
+    auto client = pool_.borrow();
+    client->ping();
+    return true;
+  } catch (const OperationError&) {
+    return false;
+  }
+}
+
 int RedisStore::partition_of(const std::string& workflow_id) const {
   return static_cast<int>(fnv1a(workflow_id) % static_cast<std::uint32_t>(settings_.partitions));
 }

@@ -45,6 +45,9 @@ class RedisStore final : public engine::WorkflowStore {
   void drop_task(const engine::ActivityTask& task) override;
   std::size_t fire_due_timers(std::int64_t now_ms, std::size_t limit) override;
 
+  // Readiness: true when Redis answers PING within the command timeout.
+  bool ping();
+
   // The partition of a workflow id (FNV-1a of the id, modulo partitions).
   int partition_of(const std::string& workflow_id) const;
 

@@ -1,0 +1,32 @@
+#pragma once
+// The long-running roles: `flightplan server` (HTTP + orchestrator + supervisor), `flightplan worker`
+// (activity workers) and `flightplan dev` (all of them in one process, with a private redis-server
+// unless --redis is given). They run until SIGINT/SIGTERM, then drain.
+#include <cstdint>
+#include <string>
+
+namespace flightplan::cli {
+
+struct ServeOptions {
+  enum class Role { server, worker, dev };
+  Role role = Role::dev;
+  std::string redis_url;                // server/worker: required; dev: empty starts a private redis-server
+  std::string store = "redis";          // dev only: redis | memory (not durable)
+  std::string address = "127.0.0.1";
+  int port = 8080;
+  std::string data_dir = ".flightplan";  // dev's redis-server data (AOF)
+  std::string fsync = "everysec";        // always | everysec (dev's redis-server appendfsync)
+  std::string workflows_dir = "workflows";
+  std::string activities = "account,package,transport,drone,delivery";
+  std::string inject;                    // fault injection for workers
+  std::uint64_t seed = 1;
+  int partitions = 8;
+  int orchestrators = 1;                 // orchestrator threads in this process
+  int worker_threads = 2;                // per activity queue
+  double time_scale = 1.0;               // dev: run the clock faster (demos); 1 = real time
+  std::string instance;                  // consumer name prefix; default: host name + pid
+};
+
+int serve_command(const ServeOptions& options);
+
+}  // namespace flightplan::cli

@@ -1,0 +1,71 @@
+#pragma once
+// The HTTP request and response as the router and its handlers see them: plain values with no
+// Boost.Beast types, so handlers are functions of Request -> Response that tests call directly.
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace flightplan::http {
+
+// Header fields in arrival order. Names compare case-insensitively (RFC 9110 section 5.1); values are
+// kept as received. A name may occur more than once; find() returns the first occurrence.
+class Headers {
+ public:
+  using Field = std::pair<std::string, std::string>;
+
+  void add(std::string name, std::string value);
+  // Replaces every field called `name` by one with `value`.
+  void set(std::string_view name, std::string value);
+  void erase(std::string_view name);
+  std::optional<std::string_view> find(std::string_view name) const;
+  bool contains(std::string_view name) const { return find(name).has_value(); }
+
+  const std::vector<Field>& fields() const { return fields_; }
+  std::size_t size() const { return fields_.size(); }
+
+ private:
+  std::vector<Field> fields_;
+};
+
+// ASCII case-insensitive equality, the comparison HTTP uses for header names and tokens.
+bool iequals(std::string_view left, std::string_view right);
+
+struct Request {
+  // Set by the server from the wire.
+  std::string method;  // as sent, e.g. "GET"; methods are case-sensitive (RFC 9110 section 9.1)
+  std::string target;  // the raw request target, e.g. "/api/v1/workflows/a%20b?limit=10"
+  Headers headers;
+  std::string body;
+  std::string request_id;  // the X-Request-Id the response will carry
+
+  // Set by handle_request() before the handler runs.
+  std::string path;                                // the target before '?', still percent-encoded
+  std::string route_pattern;                       // the matched pattern, e.g. "/api/v1/workflows/{id}"
+  std::map<std::string, std::string> path_params;  // percent-decoded and checked (see router.hpp)
+  std::map<std::string, std::string> query;        // percent-decoded, '+' read as a space
+
+  // The path parameter `name`. Asking for one the pattern lacks is a handler bug: std::logic_error,
+  // which the client sees as a 500.
+  const std::string& path_param(const std::string& name) const;
+  std::optional<std::string_view> query_param(const std::string& name) const;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";  // left out of the response when empty
+  Headers headers;  // Content-Length, Connection and X-Request-Id are the server's to set
+  std::string body;
+};
+
+// A response whose body is `body` serialised (invalid UTF-8 in strings is replaced, never thrown on).
+Response json_response(int status, const nlohmann::json& body);
+
+// `value` serialised as compact JSON; invalid UTF-8 in strings is replaced rather than thrown on.
+std::string dump_json(const nlohmann::json& value);
+
+}  // namespace flightplan::http
