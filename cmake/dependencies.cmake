@@ -17,8 +17,12 @@ pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
 add_library(flightplan_hiredis INTERFACE)
 target_link_libraries(flightplan_hiredis INTERFACE PkgConfig::HIREDIS)
 
+# Boost 1.81: Beast/Asio headers for the HTTP server; Boost.Test for the tests.
+find_package(Threads REQUIRED)
 if(FLIGHTPLAN_BUILD_TESTS)
   find_package(Boost 1.81.0 EXACT REQUIRED COMPONENTS unit_test_framework CONFIG)
+else()
+  find_package(Boost 1.81.0 EXACT REQUIRED CONFIG)
 endif()
 if(FLIGHTPLAN_BUILD_BENCHMARKS)
   find_package(benchmark REQUIRED)
