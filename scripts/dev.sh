@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# The main job, for now: installs what is missing, builds, and runs the delivery saga in process
-# (virtual time) on the example request. Extra arguments go to `flightplan run`, e.g.
-#   scripts/dev.sh --inject drone.schedule:fail=1      # watch the saga compensate
+# The main job: installs what is missing, builds, and starts `flightplan dev` — HTTP API on
+# http://127.0.0.1:8080, orchestrator, supervisor, activity workers and a private redis-server
+# (AOF on, data under ./.flightplan). Ctrl-C drains and stops everything. Extra arguments go to
+# `flightplan dev`, e.g.
+#   scripts/dev.sh --time-scale 60                      # the simulated drones fly 60x faster
+#   scripts/dev.sh --inject drone.schedule:fail=1       # watch every delivery compensate
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 scripts/build.sh --target flightplan
 build_dir=${FLIGHTPLAN_BUILD_DIR:-build}
-exec "$build_dir/api/flightplan" run workflows/delivery.yaml \
-  --input @workflows/examples/delivery-input.json --history-out "$build_dir/delivery-history.json" "$@"
+exec "$build_dir/api/flightplan" dev "$@"
