@@ -198,15 +198,7 @@ Machine::Machine(const Definition& definition, WorkflowState& state, const Engin
 void Machine::handle(const Input& input) {
   const bool started = state_.status != WorkflowStatus::pending;
   if (input.type == Input::Type::start ? started : (!started || is_final(state_.status))) return;
-  if (started) {
-    workflow_argument_ = json{{"id", state_.id},
-                              {"definition", {{"name", state_.name}, {"version", state_.version},
-                                              {"namespace", definition_.document.namespace_}}},
-                              {"input", state_.input},
-                              {"startedAt", {{"iso8601", format_timestamp(state_.started_ms)},
-                                             {"epoch", {{"seconds", state_.started_ms / 1000},
-                                                        {"milliseconds", state_.started_ms}}}}}};
-  }
+  if (started) workflow_argument_ = workflow_argument();
   switch (input.type) {
     case Input::Type::start: on_start(input); break;
     case Input::Type::activity_started: on_activity_started(input); break;
@@ -235,12 +227,7 @@ void Machine::on_start(const Input& input) {
   // The definition's digest is kept in the state and the history's header, not in this event:
   // replay compares behaviour, so a comment or formatting change must not count as a divergence.
   emit("workflow_started", "/", json{{"input", input.payload}, {"workflow", state_.name}, {"version", state_.version}});
-  workflow_argument_ = json{{"id", state_.id},
-                            {"definition", {{"name", state_.name}, {"version", state_.version},
-                                            {"namespace", definition_.document.namespace_}}},
-                            {"input", state_.input},
-                            {"startedAt", {{"iso8601", format_timestamp(now_ms_)},
-                                           {"epoch", {{"seconds", now_ms_ / 1000}, {"milliseconds", now_ms_}}}}}};
+  workflow_argument_ = workflow_argument();
   // The workflow-level expressions run with a scope-less pseudo node.
   Node scope;
   scope.id = 0;
@@ -418,7 +405,6 @@ void Machine::update_status() {
 
 std::vector<Binding> Machine::bindings(const Node& scope, const json* output) {
   static const json null_value;
-  const Node* task_node = &scope;
   std::vector<Binding> result{
       {"context", &state_.context},
       {"input", scope.task_id >= 0 ? &scope.input : &null_value},
@@ -427,7 +413,6 @@ std::vector<Binding> Machine::bindings(const Node& scope, const json* output) {
       {"runtime", &runtime_argument_},
       {"secrets", &secrets_argument_},
   };
-  (void)task_node;
   // Scoped variables: innermost first, so an inner `for` shadows an outer one of the same name.
   for (const Node* n = &scope; n != nullptr;) {
     for (auto it = n->vars.begin(); it != n->vars.end(); ++it) result.push_back({it.key(), &it.value()});
@@ -435,6 +420,15 @@ std::vector<Binding> Machine::bindings(const Node& scope, const json* output) {
     n = find_node(n->parent);
   }
   return result;
+}
+
+json Machine::workflow_argument() const {
+  return json{{"id", state_.id},
+              {"definition", {{"name", state_.name}, {"version", state_.version},
+                              {"namespace", definition_.document.namespace_}}},
+              {"input", state_.input},
+              {"startedAt", {{"iso8601", format_timestamp(state_.started_ms)},
+                             {"epoch", {{"seconds", state_.started_ms / 1000}, {"milliseconds", state_.started_ms}}}}}};
 }
 
 json Machine::task_argument(const Node& node) const {

@@ -60,6 +60,7 @@ class Machine {
   bool test(const Expression& expression, const json& dot, const Node& scope, const json* output = nullptr);
   std::vector<Binding> bindings(const Node& scope, const json* output);
   json task_argument(const Node& node) const;
+  json workflow_argument() const;  // $workflow
   std::int64_t resolve_duration(const DurationSpec& spec, const Node& scope);
 
   // Lists and tasks (machine_tasks.cpp).
