@@ -92,6 +92,10 @@ void create_load_and_history(F& f) {
   BOOST_TEST(f.store().history("wf-a", 3).size() == 2u);
   BOOST_TEST(f.store().history("wf-a", 0, 2).size() == 2u);
   BOOST_TEST(!f.store().load("wf-missing"));
+  const auto many = f.store().load_many({"wf-missing", "wf-a"});
+  BOOST_REQUIRE_EQUAL(many.size(), 2u);
+  BOOST_TEST(!many[0]);
+  BOOST_TEST(many[1]->version == 5);
   BOOST_TEST(f.store().history("wf-missing").empty());
 }
 

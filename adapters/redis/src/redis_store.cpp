@@ -251,9 +251,10 @@ std::vector<CommitOutcome> RedisStore::commit(const std::vector<engine::Commit>&
   return outcomes;
 }
 
-std::optional<engine::StoredWorkflow> RedisStore::load(const std::string& workflow_id) {
-  auto client = pool_.borrow();
-  const Reply reply = client->command({"HMGET", workflow_key(workflow_id), "state", "version", "digest"});
+namespace {
+
+std::optional<engine::StoredWorkflow> stored_from(const Reply& reply) {
+  if (reply.is_error()) throw OperationError(ErrorCategory::internal, "load failed: " + reply.error_message());
   const auto& values = reply.as_array();
   if (values[0].is_nil()) return std::nullopt;
   engine::StoredWorkflow stored;
@@ -261,6 +262,23 @@ std::optional<engine::StoredWorkflow> RedisStore::load(const std::string& workfl
   stored.version = std::stoll(values[1].as_string());
   stored.start_digest = values[2].is_nil() ? "" : values[2].as_string();
   return stored;
+}
+
+}  // namespace
+
+std::optional<engine::StoredWorkflow> RedisStore::load(const std::string& workflow_id) {
+  auto client = pool_.borrow();
+  return stored_from(client->command({"HMGET", workflow_key(workflow_id), "state", "version", "digest"}));
+}
+
+std::vector<std::optional<engine::StoredWorkflow>> RedisStore::load_many(const std::vector<std::string>& ids) {
+  std::vector<std::optional<engine::StoredWorkflow>> loaded;
+  if (ids.empty()) return loaded;
+  std::vector<std::vector<std::string>> commands;
+  for (const std::string& id : ids) commands.push_back({"HMGET", workflow_key(id), "state", "version", "digest"});
+  auto client = pool_.borrow();
+  for (const Reply& reply : client->pipeline(commands)) loaded.push_back(stored_from(reply));
+  return loaded;
 }
 
 std::vector<engine::Event> RedisStore::history(const std::string& workflow_id, std::int64_t after_seq,

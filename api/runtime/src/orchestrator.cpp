@@ -122,12 +122,16 @@ std::size_t Orchestrator::run_once() {
     if (inserted) work.push_back(Work{queued.workflow_id, {}, {}, {}, {}, 0, false, false});
     work[it->second].inputs.push_back(std::move(queued));
   }
-  // First pass: compute every workflow's step and commit them together.
+  // First pass: load every workflow at once, compute each one's step, commit them together.
+  std::vector<std::string> ids;
+  for (const Work& w : work) ids.push_back(w.workflow_id);
+  std::vector<std::optional<engine::StoredWorkflow>> loaded = store_.load_many(ids);
   std::vector<engine::Commit> commits;
   std::vector<Work*> committing;
-  for (Work& w : work) {
+  for (std::size_t k = 0; k < work.size(); ++k) {
+    Work& w = work[k];
     try {
-      std::optional<engine::StoredWorkflow> stored = store_.load(w.workflow_id);
+      std::optional<engine::StoredWorkflow>& stored = loaded[k];
       if (!stored) {
         w.settled = true;  // unknown or expired workflow
         continue;

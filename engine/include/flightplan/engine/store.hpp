@@ -69,6 +69,13 @@ class WorkflowStore {
   // reached; then the outcome of each commit is unknown and the caller reloads before retrying.
   virtual std::vector<CommitOutcome> commit(const std::vector<Commit>& commits) = 0;
   virtual std::optional<StoredWorkflow> load(const std::string& workflow_id) = 0;
+  // Loads several workflows at once (one round trip where the store can); same order as `ids`.
+  virtual std::vector<std::optional<StoredWorkflow>> load_many(const std::vector<std::string>& ids) {
+    std::vector<std::optional<StoredWorkflow>> loaded;
+    loaded.reserve(ids.size());
+    for (const std::string& id : ids) loaded.push_back(load(id));
+    return loaded;
+  }
   // Events after `after_seq` (0: from the start), at most `limit`.
   virtual std::vector<Event> history(const std::string& workflow_id, std::int64_t after_seq = 0,
                                      std::size_t limit = 1'000'000) = 0;

@@ -32,6 +32,7 @@ class RedisStore final : public engine::WorkflowStore {
 
   std::vector<engine::CommitOutcome> commit(const std::vector<engine::Commit>& commits) override;
   std::optional<engine::StoredWorkflow> load(const std::string& workflow_id) override;
+  std::vector<std::optional<engine::StoredWorkflow>> load_many(const std::vector<std::string>& ids) override;
   std::vector<engine::Event> history(const std::string& workflow_id, std::int64_t after_seq,
                                      std::size_t limit) override;
   void enqueue_input(const std::string& workflow_id, const engine::Input& input) override;
