@@ -24,6 +24,7 @@ activities::ActivityRegistry& builtin_activities() {
   static activities::ActivityRegistry registry = [] {
     activities::ActivityRegistry r;
     activities::register_delivery_activities(r);
+    activities::register_bench_activities(r);
     return r;
   }();
   return registry;
@@ -105,6 +106,7 @@ int run_command(const RunOptions& options, std::ostream& out, std::ostream& err)
   }
   activities::ActivityRegistry registry;  // fresh service state for this run
   activities::register_delivery_activities(registry);
+  activities::register_bench_activities(registry);
   memory::ManualClock manual_clock(start_ms);
   memory::SystemClock system_clock;
   memory::Clock& clock = options.real_time ? static_cast<memory::Clock&>(system_clock) : manual_clock;

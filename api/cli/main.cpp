@@ -1,5 +1,6 @@
 // The flightplan binary: one executable, one subcommand per job. This is the wiring layer: the only
 // place that reads flags and the environment and turns them into typed options.
+#include "bench.hpp"
 #include "commands.hpp"
 #include "serve.hpp"
 
@@ -61,9 +62,15 @@ int main(int argc, char** argv) {
       command->add_option("--data-dir", serve.data_dir, "Data folder of the private redis-server");
       command->add_option("--fsync", serve.fsync, "always: no acknowledged write is lost; everysec: up to 1 s")
           ->check(CLI::IsMember({"always", "everysec"}));
-      command->add_option("--time-scale", serve.time_scale, "Run the clock this many times faster (demos)")
-          ->check(CLI::PositiveNumber);
     }
+    command->add_option("--time-scale", serve.time_scale, "Run the clock this many times faster (tests)")
+        ->check(CLI::PositiveNumber);
+    command->add_option("--time-origin-ms", serve.time_origin_ms,
+                        "Epoch ms at which the scaled clock equals real time; give every process the same")
+        ->check(CLI::NonNegativeNumber);
+    command->add_option("--visibility-ms", serve.visibility_ms,
+                        "Claimed but unacknowledged inputs and tasks go to another process after this")
+        ->check(CLI::NonNegativeNumber);
     command->callback([&serve, role] { serve.role = role; });
   };
   using Role = flightplan::cli::ServeOptions::Role;
@@ -74,6 +81,22 @@ int main(int argc, char** argv) {
   auto* dev = app.add_subcommand("dev", "Everything in one process, with a private redis-server");
   add_serve_options(dev, Role::dev);
 
+  flightplan::cli::BenchOptions bench_options;
+  auto* bench =
+      app.add_subcommand("bench", "Load a running API with a closed loop of clients; print JSON figures");
+  bench->add_option("--url", bench_options.url, "API base URL, http://HOST:PORT");
+  bench->add_option("--workflow", bench_options.workflow, "Workload: bench-5step or delivery");
+  bench->add_option("--workflows", bench_options.workflows, "Workflows to measure (N)");
+  bench->add_option("--concurrency", bench_options.concurrency, "Concurrent clients (C)");
+  bench->add_option("--warmup", bench_options.warmup, "Workflows run first and not measured");
+  bench->add_option("--timeout-s", bench_options.timeout_s, "Deadline of the whole run, warm-up included");
+  bench->add_option("--input", bench_options.input,
+                    "Input template: JSON text or @file (ids are made unique)");
+  bench->add_option("--poll-ms", bench_options.poll_ms, "Pause between two status polls of a workflow");
+  bench->add_option("--request-timeout-ms", bench_options.request_timeout_ms, "Deadline of one HTTP request");
+  bench->add_option("--id-prefix", bench_options.id_prefix,
+                    "Prefix of the workflow ids (default: unique per run)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -83,6 +106,7 @@ int main(int argc, char** argv) {
   if (*validate) return flightplan::cli::validate_command(files, std::cout, std::cerr);
   if (*run) return flightplan::cli::run_command(run_options, std::cout, std::cerr);
   if (*replay) return flightplan::cli::replay_command(replay_definition, replay_history, std::cout, std::cerr);
+  if (*bench) return flightplan::cli::bench_command(bench_options, std::cout, std::cerr);
   if (*server || *worker || *dev) return flightplan::cli::serve_command(serve);
   return 2;
 }

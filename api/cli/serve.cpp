@@ -74,11 +74,18 @@ int serve_command(const ServeOptions& options) {
   std::unique_ptr<engine::WorkflowStore> store;
   redis::RedisStore* redis_store = nullptr;
   memory::SystemClock system_clock;
-  memory::ScaledClock scaled_clock(system_clock.now_ms(), options.time_scale);
-  memory::Clock& clock = dev && options.time_scale != 1.0 ? static_cast<memory::Clock&>(scaled_clock) : system_clock;
+  // Virtual time = origin + (real time - origin) * scale: processes given the same origin agree on
+  // the time, so one stamps an activity's start and another fires its deadline consistently.
+  const std::int64_t real_now_ms = system_clock.now_ms();
+  const std::int64_t time_origin_ms = options.time_origin_ms > 0 ? options.time_origin_ms : real_now_ms;
+  const double real_elapsed_ms = static_cast<double>(real_now_ms - time_origin_ms);
+  const std::int64_t virtual_elapsed_ms = static_cast<std::int64_t>(real_elapsed_ms * options.time_scale);
+  memory::ScaledClock scaled_clock(time_origin_ms + virtual_elapsed_ms, options.time_scale);
+  memory::Clock& clock = options.time_scale != 1.0 ? static_cast<memory::Clock&>(scaled_clock) : system_clock;
   runtime::DefinitionRegistry definitions;
   activities::ActivityRegistry activity_registry;
   activities::register_delivery_activities(activity_registry);
+  activities::register_bench_activities(activity_registry);
   try {
     engine::CompileOptions compile;
     compile.is_known_activity = [&](std::string_view name) { return activity_registry.contains(name); };
@@ -132,6 +139,7 @@ int serve_command(const ServeOptions& options) {
       for (int i = 0; i < std::max(1, options.orchestrators); ++i) {
         runtime::OrchestratorSettings o;
         o.consumer = instance + "/orchestrator-" + std::to_string(i);
+        if (options.visibility_ms > 0) o.visibility_ms = options.visibility_ms;
         orchestrators.push_back(std::make_unique<runtime::Orchestrator>(*store, definitions, clock, o));
         orchestrators.back()->start_thread();
       }
@@ -146,8 +154,10 @@ int serve_command(const ServeOptions& options) {
       w.queues = split(options.activities, ',');
       w.threads_per_queue = std::max(1, options.worker_threads);
       w.consumer = instance;
+      if (options.visibility_ms > 0) w.visibility_ms = options.visibility_ms;
       workers = std::make_unique<runtime::WorkerPool>(*store, activity_registry, faults, clock, w);
       workers->start_threads();
+      log(LogLevel::info, "workers started", {{"queues", w.queues}, {"threads_per_queue", w.threads_per_queue}});
     }
     if (serves_http) {
       api = std::make_unique<rest::WorkflowApi>(rest::WorkflowApi{starter, *store, clock, id_generator(clock)});

@@ -17,13 +17,17 @@ struct ServeOptions {
   std::string data_dir = ".flightplan";  // dev's redis-server data (AOF)
   std::string fsync = "everysec";        // always | everysec (dev's redis-server appendfsync)
   std::string workflows_dir = "workflows";
-  std::string activities = "account,package,transport,drone,delivery";
+  std::string activities = "account,package,transport,drone,delivery,bench";
   std::string inject;                    // fault injection for workers
   std::uint64_t seed = 1;
   int partitions = 8;
   int orchestrators = 1;                 // orchestrator threads in this process
   int worker_threads = 2;                // per activity queue
-  double time_scale = 1.0;               // dev: run the clock faster (demos); 1 = real time
+  double time_scale = 1.0;               // run the clock faster (demos, tests); 1 = real time
+  // With time_scale != 1: the real instant (epoch ms) at which virtual time equals real time. Every
+  // process of one cluster needs the same origin, or their clocks disagree; 0 = this process's start.
+  std::int64_t time_origin_ms = 0;
+  std::int64_t visibility_ms = 0;        // unacknowledged inputs/tasks go elsewhere after this; 0: default
   std::string instance;                  // consumer name prefix; default: host name + pid
 };
 

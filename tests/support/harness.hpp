@@ -43,6 +43,7 @@ inline engine::CompileOptions compile_options() {
   static activities::ActivityRegistry registry = [] {
     activities::ActivityRegistry r;
     activities::register_delivery_activities(r);
+    activities::register_bench_activities(r);
     return r;
   }();
   engine::CompileOptions options;
@@ -123,6 +124,7 @@ struct Harness {
 
   explicit Harness(const std::string& inject = "", std::uint64_t seed = 1) {
     activities::register_delivery_activities(registry);
+    activities::register_bench_activities(registry);
     registry.add("test.echo", std::make_shared<EchoActivity>());
     registry.add("test.fail", std::make_shared<FailActivity>());
     registry.add("test.flaky", std::make_shared<FlakyActivity>());

@@ -669,3 +669,95 @@ BOOST_AUTO_TEST_CASE(parse_errors_name_the_offending_part) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// The benchmark workload's activities: pure functions of their arguments, the peers' step bodies.
+BOOST_AUTO_TEST_SUITE(bench)
+
+struct BenchServices {
+  BenchServices() { flightplan::activities::register_bench_activities(registry); }
+  ActivityResult call(const std::string& name, json arguments, int attempt = 1) {
+    Activity* activity = registry.find(name);
+    BOOST_REQUIRE_MESSAGE(activity != nullptr, "activity " << name << " is not registered");
+    const ActivityRequest request{"wf-1", name, "wf-1/ref/1", attempt, std::move(arguments), test_now_ms};
+    return activity->execute(request, host);
+  }
+  ActivityRegistry registry;
+  RecordingHost host;
+};
+
+BOOST_AUTO_TEST_CASE(registers_the_five_steps_and_undo) {
+  BenchServices services;
+  const std::vector<std::string> expected{"bench.checkAccount",   "bench.checkThirdPartyTransport",
+                                          "bench.createDelivery", "bench.createPackage",
+                                          "bench.scheduleDrone",  "bench.undo"};
+  BOOST_TEST(services.registry.names() == expected, boost::test_tools::per_element());
+  BOOST_CHECK_THROW(flightplan::activities::register_bench_activities(services.registry),
+                    std::invalid_argument);
+  // Both sets live in one registry, as the binary registers them.
+  register_delivery_activities(services.registry);
+  BOOST_TEST(services.registry.names().size() == 20u);
+}
+
+BOOST_AUTO_TEST_CASE(each_step_returns_the_peers_result) {
+  BenchServices services;
+  const ActivityResult account = services.call("bench.checkAccount", {{"accountId", "acct-7"}});
+  BOOST_REQUIRE(account.ok);
+  BOOST_TEST(account.output == json({{"accountId", "acct-7"}, {"ok", true}, {"tier", "standard"}}));
+
+  const ActivityResult package =
+      services.call("bench.createPackage", {{"deliveryId", "r-7"}, {"size", "medium"}, {"weightKg", 3.5}});
+  BOOST_REQUIRE(package.ok);
+  BOOST_TEST(package.output == json({{"packageId", "pkg-r-7"}, {"size", "medium"}, {"weightKg", 3.5}}));
+  const ActivityResult defaults =
+      services.call("bench.createPackage", {{"deliveryId", "r-8"}, {"size", nullptr}});
+  BOOST_REQUIRE(defaults.ok);
+  BOOST_TEST(defaults.output == json({{"packageId", "pkg-r-8"}, {"size", "small"}, {"weightKg", 1.2}}));
+
+  const ActivityResult transport = services.call("bench.checkThirdPartyTransport", {{"deliveryId", "r-7"}});
+  BOOST_REQUIRE(transport.ok);
+  BOOST_TEST(transport.output == json({{"deliveryId", "r-7"}, {"thirdPartyRequired", false}}));
+
+  const json drone_args{{"seq", 100}, {"packageId", "pkg-r-7"}, {"pickup", "A"}, {"dropoff", "B"}};
+  const ActivityResult drone = services.call("bench.scheduleDrone", drone_args);
+  BOOST_REQUIRE(drone.ok);
+  BOOST_TEST(drone.output ==
+             json({{"droneId", "drone-3"}, {"packageId", "pkg-r-7"}, {"pickup", "A"}, {"dropoff", "B"}}));
+
+  const ActivityResult delivery =
+      services.call("bench.createDelivery", {{"deliveryId", "r-7"}, {"droneId", "drone-3"}});
+  BOOST_REQUIRE(delivery.ok);
+  BOOST_TEST(delivery.output ==
+             json({{"deliveryId", "r-7"}, {"droneId", "drone-3"}, {"status", "scheduled"}}));
+
+  const ActivityResult undo = services.call("bench.undo", {{"step", "scheduleDrone"}, {"id", "drone-3"}});
+  BOOST_REQUIRE(undo.ok);
+  BOOST_TEST(undo.output == json({{"undone", "scheduleDrone"}, {"id", "drone-3"}}));
+  BOOST_TEST(services.host.signals.empty());
+}
+
+BOOST_AUTO_TEST_CASE(steps_are_pure_so_repeats_and_retries_agree) {
+  BenchServices services;
+  const json args{{"seq", 5}, {"packageId", "p"}, {"pickup", "A"}, {"dropoff", "B"}};
+  const ActivityResult first = services.call("bench.scheduleDrone", args, 1);
+  const ActivityResult retry = services.call("bench.scheduleDrone", args, 2);
+  BOOST_REQUIRE(first.ok);
+  BOOST_TEST(first.output == retry.output);
+  BOOST_TEST(first.output["droneId"] == "drone-5");
+}
+
+BOOST_AUTO_TEST_CASE(bad_arguments_are_validation_failures_naming_the_field) {
+  BenchServices services;
+  check_validation(services.call("bench.checkAccount", json::object()), "missing required field 'accountId'");
+  check_validation(services.call("bench.checkAccount", json::array()), "arguments must be a JSON object");
+  check_validation(services.call("bench.createPackage", {{"deliveryId", "r"}, {"weightKg", 0}}),
+                   "field 'weightKg' must be a number greater than zero");
+  check_validation(services.call("bench.scheduleDrone", {{"seq", -1}, {"packageId", "p"}, {"pickup", "A"}}),
+                   "field 'seq' must be a non-negative integer");
+  check_validation(services.call("bench.scheduleDrone", {{"packageId", "p"}, {"pickup", "A"}}),
+                   "missing required field 'dropoff'");
+  check_validation(services.call("bench.createDelivery", {{"deliveryId", ""}, {"droneId", "d"}}),
+                   "field 'deliveryId' must not be empty");
+  check_validation(services.call("bench.undo", {{"id", "x"}}), "missing required field 'step'");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -167,3 +167,16 @@ BOOST_AUTO_TEST_CASE(many_fault_seeds_fold_and_replay) {
   BOOST_TEST(completed > 10);
   BOOST_TEST(compensated > 10);
 }
+
+BOOST_AUTO_TEST_CASE(drones_return_to_the_fleet_after_each_delivery) {
+  // Ten drones serve any number of deliveries in sequence: each completed delivery releases its drone.
+  Harness h;
+  auto definition = compile_file("workflows/delivery.yaml");
+  for (int i = 0; i < 15; ++i) {
+    json input = delivery_input();
+    input["deliveryId"] = "d-fleet-" + std::to_string(i);
+    input["packageInfo"]["packageId"] = "p-fleet-" + std::to_string(i);
+    const auto& record = h.run(definition, input, "wf-fleet-" + std::to_string(i));
+    BOOST_TEST(record.state.status == WorkflowStatus::completed, "delivery " << i);
+  }
+}

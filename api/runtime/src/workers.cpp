@@ -60,9 +60,18 @@ std::size_t WorkerPool::deliver_due_signals() {
       delayed_signals_.erase(delayed_signals_.begin());
     }
   }
-  for (auto& [workflow_id, input] : due) {
-    input.time_ms = clock_.now_ms();
-    store_.enqueue_input(workflow_id, input);
+  for (std::size_t i = 0; i < due.size(); ++i) {
+    try {
+      due[i].second.time_ms = clock_.now_ms();
+      store_.enqueue_input(due[i].first, due[i].second);
+    } catch (...) {
+      // The store is unreachable: keep this signal and the rest for the next round. Losing them
+      // would leave their workflows waiting until a deadline.
+      std::lock_guard lock(signals_mutex_);
+      for (std::size_t j = i; j < due.size(); ++j)
+        delayed_signals_.emplace(due[j].second.time_ms, std::move(due[j]));
+      throw;
+    }
   }
   return due.size();
 }

@@ -74,4 +74,9 @@ class ActivityRegistry {
 // with fresh state. Each call creates an independent set of services.
 void register_delivery_activities(ActivityRegistry& registry);
 
+// Registers the benchmark workload's activities: bench.checkAccount, bench.createPackage,
+// bench.checkThirdPartyTransport, bench.scheduleDrone, bench.createDelivery (trivial, stateless,
+// each returns a small JSON object) and bench.undo (the compensation of any of them).
+void register_bench_activities(ActivityRegistry& registry);
+
 }  // namespace flightplan::activities
