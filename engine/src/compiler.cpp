@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "compiler_context.hpp"
+#include "flightplan/engine/hash.hpp"
 
 namespace flightplan::engine {
 
@@ -41,7 +42,7 @@ DefinitionPtr Compiler::compile() {
   for (const auto& task : tasks_) definition->tasks.push_back(task.get());
   definition->source_file = document_.file;
   definition->source_text = document_.text;
-  definition->digest = fnv1a_hex(document_.text);
+  definition->digest = fnv1a_64_hex(document_.text);
   index_task_lists(*definition);
   return definition;
 }

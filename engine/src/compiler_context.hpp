@@ -64,7 +64,6 @@ std::optional<std::string> closest_match(std::string_view word, const std::vecto
 std::string did_you_mean(const std::optional<std::string>& suggestion);  // " (did you mean 'x'?)" or ""
 std::string join_names(const std::vector<std::string>& names, std::size_t count_max = 20);
 bool is_identifier(std::string_view text);
-std::string fnv1a_hex(std::string_view text);
 
 class Compiler {
  public:

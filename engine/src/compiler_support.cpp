@@ -163,17 +163,6 @@ bool is_identifier(std::string_view text) {
   return true;
 }
 
-std::string fnv1a_hex(std::string_view text) {
-  std::uint64_t hash = 14695981039346656037ULL;
-  for (unsigned char c : text) {
-    hash ^= c;
-    hash *= 1099511628211ULL;
-  }
-  char buffer[17];
-  std::snprintf(buffer, sizeof buffer, "%016llx", static_cast<unsigned long long>(hash));
-  return buffer;
-}
-
 // --- reporting and plain values ---------------------------------------------------------------------
 
 void Compiler::report(const std::string& pointer, std::string message) {

@@ -1,5 +1,7 @@
 #include "flightplan/engine/retry.hpp"
 
+#include "flightplan/engine/hash.hpp"
+
 #include <algorithm>
 #include <cassert>
 #include <cmath>
@@ -68,12 +70,7 @@ RetryDecision decide_retry(const RetryPolicy& policy, int failed_attempt, std::i
 }
 
 double unit_interval_hash(std::string_view key) {
-  std::uint64_t hash = 14695981039346656037ULL;
-  for (unsigned char c : key) {
-    hash ^= c;
-    hash *= 1099511628211ULL;
-  }
-  hash += 0x9e3779b97f4a7c15ULL;
+  std::uint64_t hash = fnv1a_64(key) + 0x9e3779b97f4a7c15ULL;
   hash = (hash ^ (hash >> 30)) * 0xbf58476d1ce4e5b9ULL;
   hash = (hash ^ (hash >> 27)) * 0x94d049bb133111ebULL;
   hash ^= hash >> 31;

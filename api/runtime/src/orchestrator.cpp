@@ -1,5 +1,6 @@
 #include "flightplan/runtime/orchestrator.hpp"
 
+#include "flightplan/engine/hash.hpp"
 #include "flightplan/runtime/log.hpp"
 
 #include <map>
@@ -42,15 +43,7 @@ struct Work {
 
 std::string start_digest(const std::string& name, const std::string& version, const json& input) {
   // FNV-1a over a canonical rendering: nlohmann orders object keys, so equal JSON gives equal text.
-  const std::string text = name + "\n" + version + "\n" + input.dump();
-  std::uint64_t hash = 14695981039346656037ULL;
-  for (unsigned char c : text) {
-    hash ^= c;
-    hash *= 1099511628211ULL;
-  }
-  char out[17];
-  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(hash));
-  return out;
+  return engine::fnv1a_64_hex(name + "\n" + version + "\n" + input.dump());
 }
 
 Orchestrator::Orchestrator(engine::WorkflowStore& store, const DefinitionRegistry& definitions,
