@@ -1,6 +1,7 @@
 #include "flightplan/redis/redis_store.hpp"
 
 #include "flightplan/engine/error.hpp"
+#include "flightplan/engine/hash.hpp"
 
 #include <algorithm>
 
@@ -81,15 +82,6 @@ end
 return acked
 )lua"};
 
-std::uint32_t fnv1a(std::string_view text) {
-  std::uint32_t hash = 2166136261u;
-  for (unsigned char c : text) {
-    hash ^= c;
-    hash *= 16777619u;
-  }
-  return hash;
-}
-
 // Field value of a stream entry's flat [field, value, ...] array; nullptr when absent.
 const std::string* field(const Reply& fields, std::string_view name) {
   if (fields.type() != Reply::Type::array) return nullptr;
@@ -140,7 +132,7 @@ bool RedisStore::ping() {
 }
 
 int RedisStore::partition_of(const std::string& workflow_id) const {
-  return static_cast<int>(fnv1a(workflow_id) % static_cast<std::uint32_t>(settings_.partitions));
+  return static_cast<int>(engine::fnv1a_64(workflow_id) % static_cast<std::uint64_t>(settings_.partitions));
 }
 
 std::string RedisStore::tag(int partition) const {

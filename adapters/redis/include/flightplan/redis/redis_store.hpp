@@ -49,7 +49,7 @@ class RedisStore final : public engine::WorkflowStore {
   // Readiness: true when Redis answers PING within the command timeout.
   bool ping();
 
-  // The partition of a workflow id (FNV-1a of the id, modulo partitions).
+  // The partition of a workflow id (64-bit FNV-1a of the id, modulo partitions).
   int partition_of(const std::string& workflow_id) const;
 
  private:
