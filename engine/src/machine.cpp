@@ -47,6 +47,27 @@ Input Input::timer_fired(std::int64_t timer_id, std::int64_t time_ms) {
 
 namespace {
 
+Input control(Input::Type type, std::string reason, std::int64_t time_ms) {
+  Input in;
+  in.type = type;
+  in.name = std::move(reason);
+  in.time_ms = time_ms;
+  return in;
+}
+
+}  // namespace
+
+Input Input::terminate(std::string reason, std::int64_t time_ms) { return control(Type::terminate, std::move(reason), time_ms); }
+Input Input::pause(std::string reason, std::int64_t time_ms) { return control(Type::pause, std::move(reason), time_ms); }
+Input Input::resume(std::string reason, std::int64_t time_ms) { return control(Type::resume, std::move(reason), time_ms); }
+Input Input::retry(std::string reason, std::int64_t time_ms) { return control(Type::retry, std::move(reason), time_ms); }
+
+bool Input::is_control() const {
+  return type == Type::terminate || type == Type::pause || type == Type::resume || type == Type::retry;
+}
+
+namespace {
+
 constexpr std::pair<Input::Type, std::string_view> input_type_names[] = {
     {Input::Type::start, "start"},
     {Input::Type::activity_started, "activity_started"},
@@ -56,6 +77,10 @@ constexpr std::pair<Input::Type, std::string_view> input_type_names[] = {
     {Input::Type::timer_fired, "timer_fired"},
     {Input::Type::signal, "signal"},
     {Input::Type::cancel, "cancel"},
+    {Input::Type::terminate, "terminate"},
+    {Input::Type::pause, "pause"},
+    {Input::Type::resume, "resume"},
+    {Input::Type::retry, "retry"},
 };
 
 }  // namespace
@@ -208,6 +233,11 @@ void Machine::handle(const Input& input) {
     case Input::Type::timer_fired: on_timer(input); break;
     case Input::Type::signal: on_signal(input); break;
     case Input::Type::cancel: on_cancel(input); break;
+    // Operator controls: not applied yet (see issue 4); an unaccepted input changes nothing.
+    case Input::Type::terminate:
+    case Input::Type::pause:
+    case Input::Type::resume:
+    case Input::Type::retry: break;
   }
   if (!step_.accepted) return;
   drain();

@@ -8,7 +8,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::array<std::pair<WorkflowStatus, std::string_view>, 10> status_names{{
+constexpr std::array<std::pair<WorkflowStatus, std::string_view>, 11> status_names{{
     {WorkflowStatus::pending, "pending"},
     {WorkflowStatus::running, "running"},
     {WorkflowStatus::waiting, "waiting"},
@@ -19,6 +19,7 @@ constexpr std::array<std::pair<WorkflowStatus, std::string_view>, 10> status_nam
     {WorkflowStatus::compensation_failed, "compensation_failed"},
     {WorkflowStatus::cancelled, "cancelled"},
     {WorkflowStatus::timed_out, "timed_out"},
+    {WorkflowStatus::terminated, "terminated"},
 }};
 
 constexpr std::array<std::pair<TimerKind, std::string_view>, 9> timer_kind_names{{
@@ -240,6 +241,8 @@ json WorkflowState::to_json() const {
   }
   out["signals"] = signals;
   if (!recent_input_ids.empty()) out["recent_input_ids"] = recent_input_ids;
+  if (paused) out["paused"] = true;
+  if (!held_inputs.empty()) out["held_inputs"] = held_inputs;
   return out;
 }
 
@@ -285,6 +288,8 @@ WorkflowState WorkflowState::from_json(const json& in) {
   }
   for (const auto& signal : get_json(in, "signals", json::array())) s.signals.push_back(signal);
   s.recent_input_ids = get(in, "recent_input_ids", std::vector<std::string>{});
+  s.paused = get(in, "paused", false);
+  for (const auto& held : get_json(in, "held_inputs", json::array())) s.held_inputs.push_back(held);
   return s;
 }
 

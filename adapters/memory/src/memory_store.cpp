@@ -185,4 +185,20 @@ std::size_t MemoryStore::fire_due_timers(std::int64_t now_ms, std::size_t limit)
   return fired;
 }
 
+
+// TEMPORARY (issue 4 in progress): visibility and definitions are being implemented.
+namespace {
+[[noreturn]] void not_yet(const char* what) {
+  throw engine::OperationError(engine::ErrorCategory::unavailable, std::string(what) + " is not implemented yet");
+}
+}  // namespace
+engine::WorkflowPage MemoryStore::list_workflows(const engine::WorkflowQuery&) { not_yet("list_workflows"); }
+std::map<engine::WorkflowStatus, std::int64_t> MemoryStore::count_workflows(const std::string&) { not_yet("count_workflows"); }
+std::size_t MemoryStore::sweep_expired(std::int64_t, std::size_t) { return 0; }
+std::map<std::string, std::int64_t> MemoryStore::queue_depths() { return {}; }
+std::int64_t MemoryStore::input_backlog() { return 0; }
+std::optional<std::int64_t> MemoryStore::earliest_timer_due_ms() { return std::nullopt; }
+engine::PutDefinitionOutcome MemoryStore::put_definition(const engine::StoredDefinition&) { not_yet("put_definition"); }
+std::vector<engine::StoredDefinition> MemoryStore::list_definitions() { return {}; }
+
 }  // namespace flightplan::memory

@@ -25,6 +25,11 @@ struct Input {
     timer_fired,
     signal,
     cancel,
+    // Operator controls (see docs/engine.md). `name` carries the operator's reason.
+    terminate,  // ends the workflow at once as `terminated`: no compensation, pending work cancelled
+    pause,      // holds every later non-control input (recorded, not applied) until resume
+    resume,     // applies the held inputs in arrival order
+    retry,      // re-opens a faulted or compensation_failed workflow at the task that failed
   };
   Type type = Type::start;
   std::int64_t time_ms = 0;
@@ -35,8 +40,8 @@ struct Input {
   WorkflowError error;       // activity_failed
   bool retryable = true;     // activity_failed
   std::int64_t timer_id = 0;
-  std::string name;          // signal name; cancel: reason; activity_started: worker identity
-  // Signals and cancellations may carry an id (the queue entry they came from): an id the workflow
+  std::string name;          // signal name; cancel and controls: reason; activity_started: worker identity
+  // Signals, cancellations and controls may carry an id (the queue entry they came from): an id the workflow
   // has already seen is not accepted again, so a redelivered signal is not received twice.
   std::string id;
 
@@ -44,6 +49,12 @@ struct Input {
   static Input signal(std::string name, nlohmann::json payload, std::int64_t time_ms);
   static Input cancel(std::string reason, std::int64_t time_ms);
   static Input timer_fired(std::int64_t timer_id, std::int64_t time_ms);
+  static Input terminate(std::string reason, std::int64_t time_ms);
+  static Input pause(std::string reason, std::int64_t time_ms);
+  static Input resume(std::string reason, std::int64_t time_ms);
+  static Input retry(std::string reason, std::int64_t time_ms);
+  // Is this one of the operator controls above (which are never held by a pause)?
+  bool is_control() const;
 
   // Inputs travel through queues between processes as JSON. from_json throws
   // OperationError(invalid_argument) naming what is wrong.

@@ -26,6 +26,7 @@ enum class WorkflowStatus {
   compensation_failed,  // ended with an error; some compensation failed: needs an operator
   cancelled,
   timed_out,
+  terminated,           // ended by an operator: nothing compensated, pending work abandoned
 };
 
 std::string_view to_string(WorkflowStatus status);
@@ -148,6 +149,9 @@ struct WorkflowState {
   std::optional<CompensationState> compensation;
   std::vector<nlohmann::json> signals;  // received, not yet consumed (bounded)
   std::vector<std::string> recent_input_ids;  // ids of the last signals/cancellations (bounded)
+  bool paused = false;                        // an operator paused it: inputs are held, not applied
+  std::vector<nlohmann::json> held_inputs;    // Input JSON received while paused, in arrival order
+
 
   nlohmann::json to_json() const;
   static WorkflowState from_json(const nlohmann::json& value);

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -57,6 +58,58 @@ struct QueuedInput {
   std::string receipt;
 };
 
+// Visibility: what lists, counts and dashboards read without loading whole states. A store keeps
+// one summary per workflow, written by the same atomic commit as its state, and indexes it by start
+// time, status and definition name.
+struct WorkflowSummary {
+  std::string id;
+  std::string name;  // definition name
+  std::string version;
+  WorkflowStatus status = WorkflowStatus::pending;
+  bool paused = false;
+  std::int64_t started_ms = 0;
+  std::int64_t updated_ms = 0;
+  std::int64_t closed_ms = 0;  // 0 while open
+  std::int64_t history_length = 0;
+  nlohmann::json error;  // {"type", "title", "status"} of the workflow's error, null when none
+
+  static WorkflowSummary of(const WorkflowState& state);
+  nlohmann::json to_json() const;
+  static WorkflowSummary from_json(const nlohmann::json& value);
+};
+
+// A search over summaries: every given filter must match. Results are newest start first; ties by id
+// descending. `cursor` continues after the last item of a previous page (opaque to callers).
+struct WorkflowQuery {
+  std::optional<WorkflowStatus> status;
+  std::string name;                 // definition name; empty: any
+  std::int64_t started_from_ms = 0;  // inclusive lower bound on started_ms; 0: none
+  std::int64_t started_to_ms = 0;    // exclusive upper bound; 0: none
+  std::string id_prefix;            // empty: any
+  std::size_t limit = 50;           // 1..1000
+  std::string cursor;               // empty: first page
+};
+
+struct WorkflowPage {
+  std::vector<WorkflowSummary> workflows;
+  std::string next_cursor;  // empty: no more pages
+};
+
+// A workflow definition registered at runtime, kept as its YAML text.
+struct StoredDefinition {
+  std::string name;
+  std::string version;
+  std::string source;  // the YAML document as submitted
+  std::string digest;  // the compiled definition's digest
+  std::int64_t created_ms = 0;
+};
+
+enum class PutDefinitionOutcome {
+  created,
+  unchanged,  // the same name and version with the same digest existed: nothing written
+  conflict,   // the same name and version with another digest exists: nothing written
+};
+
 // The queue an activity's tasks go to: the part of its name before the first dot.
 std::string queue_of(std::string_view activity);
 
@@ -101,6 +154,28 @@ class WorkflowStore {
   // Turns timers due at `now_ms` into timer_fired inputs, atomically, so that each timer fires once
   // however many supervisors call this. Returns how many fired.
   virtual std::size_t fire_due_timers(std::int64_t now_ms, std::size_t limit) = 0;
+
+  // --- Visibility (lists and counts for the API and dashboard) ---
+  // Throws OperationError(invalid_argument) for a malformed cursor or a limit out of range.
+  virtual WorkflowPage list_workflows(const WorkflowQuery& query) = 0;
+  // Number of stored workflows per status (statuses with none may be left out); `name` non-empty
+  // counts that definition's workflows only.
+  virtual std::map<WorkflowStatus, std::int64_t> count_workflows(const std::string& name = "") = 0;
+  // Drops index entries of workflows whose retention has passed at `now_ms`; returns how many.
+  virtual std::size_t sweep_expired(std::int64_t now_ms, std::size_t limit) = 0;
+
+  // --- Operations figures (metrics) ---
+  // Tasks waiting or in flight per activity queue (e.g. {"drone": 3}).
+  virtual std::map<std::string, std::int64_t> queue_depths() = 0;
+  // Inputs waiting for orchestrators.
+  virtual std::int64_t input_backlog() = 0;
+  // The due time of the earliest timer not yet fired, if any (timer lag = now - this, when positive).
+  virtual std::optional<std::int64_t> earliest_timer_due_ms() = 0;
+
+  // --- Definitions registered at runtime ---
+  virtual PutDefinitionOutcome put_definition(const StoredDefinition& definition) = 0;
+  // Every stored definition, in registration order (the last of a name is its latest).
+  virtual std::vector<StoredDefinition> list_definitions() = 0;
 };
 
 }  // namespace flightplan::engine

@@ -33,6 +33,16 @@ class MemoryStore final : public engine::WorkflowStore {
   void drop_task(const engine::ActivityTask& task) override;
   std::size_t fire_due_timers(std::int64_t now_ms, std::size_t limit) override;
 
+  // Visibility, operations figures and definitions (see engine/store.hpp).
+  engine::WorkflowPage list_workflows(const engine::WorkflowQuery& query) override;
+  std::map<engine::WorkflowStatus, std::int64_t> count_workflows(const std::string& name = "") override;
+  std::size_t sweep_expired(std::int64_t now_ms, std::size_t limit) override;
+  std::map<std::string, std::int64_t> queue_depths() override;
+  std::int64_t input_backlog() override;
+  std::optional<std::int64_t> earliest_timer_due_ms() override;
+  engine::PutDefinitionOutcome put_definition(const engine::StoredDefinition& definition) override;
+  std::vector<engine::StoredDefinition> list_definitions() override;
+
  private:
   // A queue with at-least-once delivery: entries wait in `ready`; a claimed entry moves to
   // `claimed` until acknowledged, or until its visibility expires and it is handed out again.
