@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/install-deps.sh
+FLIGHTPLAN_NO_BROWSER=1 scripts/install-deps.sh
 scripts/build.sh --target flightplan
 build_dir=${FLIGHTPLAN_BUILD_DIR:-build}
 exec "$build_dir/api/flightplan" dev "$@"

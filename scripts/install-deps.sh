@@ -9,7 +9,14 @@ packages=(
   nlohmann-json3-dev libyaml-cpp-dev libjq-dev libcli11-dev
   libbenchmark-dev
   redis-server libhiredis-dev
+  prometheus-cpp-dev
 )
+# The dashboard's browser test: Debian's Chromium driven by playwright-core (npm). Skipped with
+# FLIGHTPLAN_NO_BROWSER=1 (the first quick-start command does not need a browser).
+if [ "${FLIGHTPLAN_NO_BROWSER:-0}" != 1 ]; then
+  packages+=(chromium)
+  command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+fi
 
 missing=()
 for package in "${packages[@]}"; do

@@ -177,7 +177,11 @@ Input input_from_event(const Event& event, const std::string& workflow_id) {
   const json& d = event.data;
   Input in;
   in.time_ms = event.time_ms;
-  if (event.type == "workflow_started") return Input::start(workflow_id, d.at("input"), event.time_ms);
+  if (event.type == "workflow_started") {
+    Input start = Input::start(workflow_id, d.at("input"), event.time_ms);
+    start.id = d.value("correlation_id", std::string{});
+    return start;
+  }
   if (event.type == "timer_fired") return Input::timer_fired(d.at("timer_id").get<std::int64_t>(), event.time_ms);
   if (event.type == "signal_received" || event.type == "workflow_cancel_requested") {
     Input in_event = event.type == "signal_received"
@@ -256,7 +260,14 @@ void Machine::on_start(const Input& input) {
   state_.status = WorkflowStatus::running;
   // The definition's digest is kept in the state and the history's header, not in this event:
   // replay compares behaviour, so a comment or formatting change must not count as a divergence.
-  emit("workflow_started", "/", json{{"input", input.payload}, {"workflow", state_.name}, {"version", state_.version}});
+  json started{{"input", input.payload}, {"workflow", state_.name}, {"version", state_.version}};
+  // The start's id is the caller's correlation id (an HTTP X-Request-Id): kept so that every later
+  // log line about this workflow can name the request that began it.
+  if (!input.id.empty()) {
+    state_.correlation_id = input.id;
+    started["correlation_id"] = input.id;
+  }
+  emit("workflow_started", "/", std::move(started));
   workflow_argument_ = workflow_argument();
   // The workflow-level expressions run with a scope-less pseudo node.
   Node scope;

@@ -241,6 +241,7 @@ json WorkflowState::to_json() const {
   }
   out["signals"] = signals;
   if (!recent_input_ids.empty()) out["recent_input_ids"] = recent_input_ids;
+  if (!correlation_id.empty()) out["correlation_id"] = correlation_id;
   if (paused) out["paused"] = true;
   if (!held_inputs.empty()) out["held_inputs"] = held_inputs;
   return out;
@@ -252,6 +253,7 @@ WorkflowState WorkflowState::from_json(const json& in) {
   s.name = in.at("name").get<std::string>();
   s.version = in.at("version").get<std::string>();
   s.digest = get(in, "digest", std::string{});
+  s.correlation_id = get(in, "correlation_id", std::string{});
   auto status = parse_workflow_status(in.at("status").get<std::string>());
   if (!status) throw OperationError(ErrorCategory::invalid_argument, "unknown workflow status in state");
   s.status = *status;

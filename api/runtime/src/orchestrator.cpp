@@ -39,6 +39,18 @@ struct Work {
   bool settled = false;  // nothing more to do: acknowledge the inputs
 };
 
+// One line when a step closes a workflow, carrying the id of the request that started it.
+void log_closed(const engine::WorkflowState& state, const std::vector<engine::Command>& commands) {
+  for (const engine::Command& command : commands) {
+    if (command.type != engine::Command::Type::workflow_closed) continue;
+    log(LogLevel::info, "workflow closed",
+        {{"workflow_id", state.id},
+         {"correlation_id", state.correlation_id},
+         {"workflow", state.name},
+         {"status", engine::to_string(command.status)}});
+  }
+}
+
 }  // namespace
 
 std::string start_digest(const std::string& name, const std::string& version, const json& input) {
@@ -57,14 +69,18 @@ StartResult Orchestrator::start(const StartRequest& request) {
   const engine::DefinitionPtr definition = definitions_.find(request.workflow, request.version);
   const std::string digest = start_digest(definition->document.name, definition->document.version, request.input);
   StartResult result;
-  engine::Step step = engine::apply(*definition, result.state,
-                                    engine::Input::start(request.id, request.input, clock_.now_ms()), settings_.limits);
+  engine::Input start = engine::Input::start(request.id, request.input, clock_.now_ms());
+  start.id = request.correlation_id;
+  engine::Step step = engine::apply(*definition, result.state, start, settings_.limits);
   const auto outcomes =
       store_.commit({engine::Commit{request.id, 0, &result.state, &step.events, &step.commands, digest}});
   if (outcomes.at(0) == CommitOutcome::committed) {
     result.created = true;
     log(LogLevel::info, "workflow started",
-        {{"workflow_id", request.id}, {"workflow", definition->document.name}, {"version", definition->document.version}});
+        {{"workflow_id", request.id},
+         {"correlation_id", request.correlation_id},
+         {"workflow", definition->document.name},
+         {"version", definition->document.version}});
     return result;
   }
   std::optional<engine::StoredWorkflow> existing = store_.load(request.id);
@@ -92,7 +108,10 @@ void Orchestrator::process_workflow(const std::string& workflow_id, std::vector<
     }
     if (events.empty()) return;  // every input was stale
     const auto outcome = store_.commit({engine::Commit{workflow_id, stored->version, &state, &events, &commands, ""}});
-    if (outcome.at(0) == CommitOutcome::committed) return;
+    if (outcome.at(0) == CommitOutcome::committed) {
+      log_closed(state, commands);
+      return;
+    }
     log(LogLevel::debug, "commit conflict, reapplying", {{"workflow_id", workflow_id}, {"round", round}});
   }
   throw OperationError(ErrorCategory::conflict, "workflow '" + workflow_id + "' kept changing under the orchestrator");
@@ -108,8 +127,8 @@ std::size_t Orchestrator::run_once() {
   for (auto& queued : claimed) {
     // The queue entry id is stable across redeliveries: it lets the engine drop a signal or a
     // cancellation it already received (an orchestrator died between commit and acknowledgement).
-    if (queued.input.id.empty() &&
-        (queued.input.type == engine::Input::Type::signal || queued.input.type == engine::Input::Type::cancel))
+    if (queued.input.id.empty() && (queued.input.type == engine::Input::Type::signal ||
+                                    queued.input.type == engine::Input::Type::cancel || queued.input.is_control()))
       queued.input.id = queued.receipt;
     auto [it, inserted] = index.emplace(queued.workflow_id, work.size());
     if (inserted) work.push_back(Work{queued.workflow_id, {}, {}, {}, {}, 0, false, false});
@@ -154,6 +173,7 @@ std::size_t Orchestrator::run_once() {
     Work& w = *committing[i];
     if (outcomes[i] == CommitOutcome::committed) {
       w.settled = true;
+      log_closed(w.state, w.commands);
       continue;
     }
     try {

@@ -131,6 +131,7 @@ struct WorkflowState {
   std::string name;
   std::string version;
   std::string digest;
+  std::string correlation_id;  // the id of the request that started it (HTTP X-Request-Id), if any
   WorkflowStatus status = WorkflowStatus::pending;
   nlohmann::json input;
   nlohmann::json output;

@@ -150,6 +150,9 @@ class WorkflowStore {
   // Acknowledges the task without an outcome: its reply is lost on purpose (fault injection) or
   // nobody needs it (the workflow is gone). The engine's deadlines take it from there.
   virtual void drop_task(const ActivityTask& task) = 0;
+  // Tells the store the task's worker is still at it (an activity heartbeat): its visibility window
+  // starts again, so a long activity is not redelivered to a second worker while it runs.
+  virtual void extend_task(const ActivityTask& task) { (void)task; }
 
   // Turns timers due at `now_ms` into timer_fired inputs, atomically, so that each timer fires once
   // however many supervisors call this. Returns how many fired.

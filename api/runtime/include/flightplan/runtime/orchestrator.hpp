@@ -28,6 +28,7 @@ struct StartRequest {
   std::string version;   // empty: latest
   std::string id;        // workflow id; must be non-empty
   nlohmann::json input = nlohmann::json::object();
+  std::string correlation_id;  // the HTTP request's X-Request-Id: recorded with the start, logged
 };
 
 struct StartResult {
