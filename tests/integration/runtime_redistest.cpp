@@ -9,6 +9,7 @@
 #include "../support/harness.hpp"
 #include "../support/redis_server.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -95,7 +96,7 @@ struct Cluster {
 BOOST_AUTO_TEST_CASE(delivery_completes_on_redis) {
   Cluster cluster;
   cluster.start();
-  const auto started = cluster.orchestrators[0]->start({"delivery", "", "d-100", near_hangar_delivery("d-100")});
+  const auto started = cluster.orchestrators[0]->start({"delivery", "", "d-100", near_hangar_delivery("d-100"), ""});
   BOOST_TEST(started.created);
   const auto state = cluster.await_final("d-100");
   BOOST_TEST(state.status == WorkflowStatus::completed);
@@ -106,15 +107,15 @@ BOOST_AUTO_TEST_CASE(delivery_completes_on_redis) {
 BOOST_AUTO_TEST_CASE(start_is_idempotent_by_id_and_input) {
   Cluster cluster;
   const json input = near_hangar_delivery("d-200");
-  BOOST_TEST(cluster.orchestrators[0]->start({"delivery", "", "d-200", input}).created);
-  const auto again = cluster.orchestrators[0]->start({"delivery", "", "d-200", input});
+  BOOST_TEST(cluster.orchestrators[0]->start({"delivery", "", "d-200", input, ""}).created);
+  const auto again = cluster.orchestrators[0]->start({"delivery", "", "d-200", input, ""});
   BOOST_TEST(!again.created);
   BOOST_TEST(again.state.id == "d-200");
   json other = input;
   other["ownerId"] = "someone-else";
-  BOOST_CHECK_THROW(cluster.orchestrators[0]->start({"delivery", "", "d-200", other}), engine::OperationError);
-  BOOST_CHECK_THROW(cluster.orchestrators[0]->start({"nope", "", "x", input}), engine::OperationError);
-  BOOST_CHECK_THROW(cluster.orchestrators[0]->start({"delivery", "", "bad id", input}), engine::OperationError);
+  BOOST_CHECK_THROW(cluster.orchestrators[0]->start({"delivery", "", "d-200", other, ""}), engine::OperationError);
+  BOOST_CHECK_THROW(cluster.orchestrators[0]->start({"nope", "", "x", input, ""}), engine::OperationError);
+  BOOST_CHECK_THROW(cluster.orchestrators[0]->start({"delivery", "", "bad id", input, ""}), engine::OperationError);
 }
 
 BOOST_AUTO_TEST_CASE(missed_deadline_compensates_through_the_supervisor) {
@@ -122,7 +123,7 @@ BOOST_AUTO_TEST_CASE(missed_deadline_compensates_through_the_supervisor) {
   cluster.start();
   // Deadline one virtual minute after start: before the 60 s handling ends.
   const std::string deadline = engine::format_timestamp(testing::start_ms + 30'000).substr(0, 19) + "Z";
-  cluster.orchestrators[0]->start({"delivery", "", "d-300", near_hangar_delivery("d-300", deadline)});
+  cluster.orchestrators[0]->start({"delivery", "", "d-300", near_hangar_delivery("d-300", deadline), ""});
   const auto state = cluster.await_final("d-300");
   BOOST_TEST(state.status == WorkflowStatus::compensated);
   cluster.check_history_replays("d-300");
@@ -134,7 +135,7 @@ BOOST_AUTO_TEST_CASE(two_orchestrators_and_faults_finish_many_workflows) {
   constexpr int count = 20;
   for (int i = 0; i < count; ++i) {
     const std::string id = "m-" + std::to_string(i);
-    cluster.orchestrators[static_cast<std::size_t>(i % 2)]->start({"delivery", "", id, near_hangar_delivery(id)});
+    cluster.orchestrators[static_cast<std::size_t>(i % 2)]->start({"delivery", "", id, near_hangar_delivery(id), ""});
   }
   for (int i = 0; i < count; ++i) {
     const std::string id = "m-" + std::to_string(i);
@@ -144,4 +145,98 @@ BOOST_AUTO_TEST_CASE(two_orchestrators_and_faults_finish_many_workflows) {
                id << " ended " << engine::to_string(state.status));
     cluster.check_history_replays(id);
   }
+}
+
+namespace {
+
+// A long activity for heartbeat tests: runs `run_ms` of real time in 100 ms slices and heartbeats
+// after each slice when `beat` is true.
+class SlowActivity final : public activities::Activity {
+ public:
+  activities::ActivityResult execute(const activities::ActivityRequest& request,
+                                     activities::ActivityHost& host) override {
+    const std::int64_t run_ms = request.arguments.value("run_ms", std::int64_t{0});
+    const bool beat = request.arguments.value("beat", false);
+    for (std::int64_t elapsed_ms = 0; elapsed_ms < run_ms; elapsed_ms += 100) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (beat) host.heartbeat(json{{"done_ms", elapsed_ms + 100}});
+    }
+    return activities::ActivityResult::success(json{{"ran_ms", run_ms}});
+  }
+};
+
+constexpr const char* slow_workflow = R"(
+document: {dsl: '1.0.0', namespace: test, name: slow, version: '1.0.0'}
+do:
+  - work:
+      call: test.slow
+      with:
+        run_ms: ${ .run_ms }
+        beat: ${ .beat }
+      timeouts:
+        heartbeat: PT1S
+        startToClose: PT1M
+)";
+
+// Runs the slow workflow on real time (scale 1: heartbeat deadlines are real seconds) and returns
+// its final state and event types.
+std::pair<engine::WorkflowState, std::vector<std::string>> run_slow(bool beat) {
+  testing::RedisServer server;
+  redis::RedisStoreSettings settings;
+  settings.pool.client.url = server.url();
+  settings.pool.client_count = 6;
+  redis::RedisStore store(settings);
+  memory::SystemClock clock;
+  runtime::DefinitionRegistry definitions;
+  definitions.add(testing::compile_yaml(slow_workflow, "slow.yaml"));
+  activities::ActivityRegistry registry;
+  registry.add("test.slow", std::make_shared<SlowActivity>());
+  runtime::Orchestrator orchestrator(store, definitions, clock, runtime::OrchestratorSettings{});
+  runtime::Supervisor supervisor(store, clock, runtime::SupervisorSettings{});
+  runtime::WorkerSettings w;
+  w.queues = {"test"};
+  w.heartbeat_throttle_ms = 300;
+  w.visibility_ms = 1500;  // shorter than the run: only heartbeats keep the task from a second delivery
+  runtime::WorkerPool workers(store, registry, activities::FaultInjector(1), clock, w);
+  orchestrator.start_thread();
+  supervisor.start_thread();
+  workers.start_threads();
+  orchestrator.start({"slow", "", "slow-1", json{{"run_ms", 2500}, {"beat", beat}}, ""});
+  engine::WorkflowState final_state;
+  for (int i = 0; i < 200; ++i) {
+    if (auto stored = store.load("slow-1"); stored && engine::is_final(stored->state.status)) {
+      final_state = stored->state;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  workers.stop();
+  supervisor.stop();
+  orchestrator.stop();
+  std::vector<std::string> types;
+  for (const auto& event : static_cast<engine::WorkflowStore&>(store).history("slow-1")) types.push_back(event.type);
+  return {final_state, types};
+}
+
+}  // namespace
+
+// 2.5 s of work against a 1 s heartbeat deadline: it finishes only because the worker forwards the
+// activity's heartbeats, and exactly one attempt runs (the task is not redelivered).
+BOOST_AUTO_TEST_CASE(heartbeats_keep_a_long_activity_alive) {
+  const auto [state, types] = run_slow(true);
+  BOOST_TEST(engine::to_string(state.status) == "completed");
+  BOOST_TEST(state.output == (json{{"ran_ms", 2500}}));
+  BOOST_TEST(std::count(types.begin(), types.end(), "activity_heartbeat") >= 3);
+  BOOST_TEST(std::count(types.begin(), types.end(), "activity_started") == 1);
+}
+
+// The same activity without heartbeats misses the deadline: the test above can fail.
+BOOST_AUTO_TEST_CASE(a_silent_long_activity_times_out) {
+  const auto [state, types] = run_slow(false);
+  BOOST_TEST(engine::to_string(state.status) == "faulted");
+  // Every attempt (the default retry policy makes several) timed out on its heartbeat deadline.
+  const auto attempts = std::count(types.begin(), types.end(), "activity_started");
+  BOOST_TEST(attempts >= 1);
+  BOOST_TEST(std::count(types.begin(), types.end(), "activity_timed_out") == attempts);
+  BOOST_TEST(std::count(types.begin(), types.end(), "activity_heartbeat") == 0);
 }

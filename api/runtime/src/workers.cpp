@@ -15,6 +15,24 @@ namespace {
 // Injected latency is real time here; keep one task from holding a worker thread for long.
 constexpr std::int64_t injected_latency_ms_max = 10'000;
 
+// The task this thread is running, for heartbeats: activities call the host without naming their
+// task, and each worker thread runs one task at a time.
+struct RunningTask {
+  const engine::ActivityTask* task = nullptr;
+  std::int64_t last_heartbeat_ms = 0;
+  bool heartbeat_sent = false;
+};
+thread_local RunningTask running_task;
+
+// Clears the thread's running task however handle() leaves.
+class RunningTaskScope {
+ public:
+  explicit RunningTaskScope(const engine::ActivityTask& task) { running_task = RunningTask{&task, 0, false}; }
+  ~RunningTaskScope() { running_task = RunningTask{}; }
+  RunningTaskScope(const RunningTaskScope&) = delete;
+  RunningTaskScope& operator=(const RunningTaskScope&) = delete;
+};
+
 Input outcome_of(const engine::ActivityTask& task, const activities::ActivityResult& result, std::int64_t now_ms) {
   Input outcome;
   outcome.activity_id = task.activity_id;
@@ -76,7 +94,30 @@ std::size_t WorkerPool::deliver_due_signals() {
   return due.size();
 }
 
+void WorkerPool::heartbeat(const json& details) {
+  RunningTask& running = running_task;
+  if (running.task == nullptr) return;
+  const std::int64_t now_ms = clock_.now_ms();
+  if (running.heartbeat_sent && now_ms - running.last_heartbeat_ms < settings_.heartbeat_throttle_ms) return;
+  Input beat;
+  beat.type = Input::Type::activity_heartbeat;
+  beat.activity_id = running.task->activity_id;
+  beat.attempt = running.task->attempt;
+  beat.payload = details;
+  beat.time_ms = now_ms;
+  try {
+    store_.enqueue_input(running.task->workflow_id, beat);
+    store_.extend_task(*running.task);
+    running.last_heartbeat_ms = now_ms;
+    running.heartbeat_sent = true;
+  } catch (const std::exception& e) {
+    log(LogLevel::warn, "heartbeat not sent",
+        {{"workflow_id", running.task->workflow_id}, {"activity", running.task->activity}, {"error", e.what()}});
+  }
+}
+
 void WorkerPool::handle(const engine::ActivityTask& task) {
+  const RunningTaskScope scope(task);
   Input started;
   started.type = Input::Type::activity_started;
   started.activity_id = task.activity_id;

@@ -44,12 +44,18 @@ struct ActivityResult {
 };
 
 // What the host offers an activity beyond returning a result: delayed signals to a workflow (the
-// simulated drone reports `delivered` when it lands). In virtual time the delay is virtual.
+// simulated drone reports `delivered` when it lands; in virtual time the delay is virtual), and
+// heartbeats from a long-running activity.
 class ActivityHost {
  public:
   virtual ~ActivityHost() = default;
   virtual void send_signal(const std::string& workflow_id, const std::string& signal, nlohmann::json payload,
                            std::int64_t delay_ms) = 0;
+  // Called by an activity while it runs, from the thread that runs it: "still alive", with optional
+  // progress details. The host extends the attempt's heartbeat deadline (and keeps its task from
+  // being redelivered to another worker). Hosts may throttle; calling it often is cheap. A host
+  // that runs activities instantly (the simulation) ignores it.
+  virtual void heartbeat(const nlohmann::json& details) { (void)details; }
 };
 
 class Activity {

@@ -22,10 +22,13 @@ struct WorkerSettings {
   std::size_t batch_max = 16;
   std::int64_t block_ms = 50;
   std::int64_t visibility_ms = 30'000;  // a task not finished in this long goes to another worker
+  // At most one heartbeat per running task is sent in this long; the ones in between are dropped
+  // (their details too: the next one sent carries the latest).
+  std::int64_t heartbeat_throttle_ms = 1000;
 };
 
 // Runs activities for the tasks of its queues: reports each started, executes it (with the fault
-// injector's decision), and acknowledges it together with its outcome. Signals an activity asks
+// injector's decision), forwards its heartbeats, and acknowledges it together with its outcome. Signals an activity asks
 // to send later are kept in process until due (a crash loses them; the workflow's deadlines cover
 // that).
 class WorkerPool final : public activities::ActivityHost {
@@ -44,6 +47,10 @@ class WorkerPool final : public activities::ActivityHost {
 
   void send_signal(const std::string& workflow_id, const std::string& signal, nlohmann::json payload,
                    std::int64_t delay_ms) override;
+  // Sends an activity_heartbeat input for the task the calling thread is running (see ActivityHost).
+  // Outside a task it does nothing. A store error is logged, not thrown: the activity goes on, and
+  // if heartbeats keep failing its heartbeat deadline decides.
+  void heartbeat(const nlohmann::json& details) override;
 
  private:
   void handle(const engine::ActivityTask& task);
