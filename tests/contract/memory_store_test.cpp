@@ -8,8 +8,9 @@ namespace {
 
 struct MemoryStoreFixture {
   flightplan::memory::ManualClock clock{1'000'000};
-  flightplan::memory::MemoryStore memory{clock};
+  flightplan::memory::MemoryStore memory{clock, flightplan::memory::MemoryStoreSettings{3'600'000}};
   flightplan::engine::WorkflowStore& store() { return memory; }
+  std::int64_t retention_ms() { return 3'600'000; }
   std::int64_t now_ms() { return clock.now_ms(); }
   void pass_time(std::int64_t delta_ms) { clock.advance(delta_ms); }
 };

@@ -19,10 +19,12 @@ struct RedisStoreFixture {
     settings.pool.client.url = server.url();
     settings.pool.client_count = 4;
     settings.partitions = 4;
+    settings.retention_ms = 3'600'000;
     redis_store = std::make_unique<flightplan::redis::RedisStore>(settings);
     redis_store->ensure_groups({"drone", "package"});
   }
   flightplan::engine::WorkflowStore& store() { return *redis_store; }
+  std::int64_t retention_ms() { return 3'600'000; }
   // Redis measures idle time of claimed entries with its own clock: let real time pass.
   std::int64_t now_ms() {
     using namespace std::chrono;
@@ -34,3 +36,138 @@ struct RedisStoreFixture {
 }  // namespace
 
 FLIGHTPLAN_STORE_CONTRACT(RedisStoreFixture)
+
+// --- Redis only: key expiry, scan budget and a large dataset ---
+
+namespace {
+
+using flightplan::contract::FakeStep;
+using flightplan::engine::WorkflowQuery;
+using flightplan::engine::WorkflowStatus;
+
+std::int64_t elapsed_ms(std::chrono::steady_clock::time_point since) {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now() - since).count();
+}
+
+std::int64_t pttl(flightplan::redis::Client& client, const std::string& key) {
+  return client.command({"PTTL", key}).as_integer();
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(reopening_stops_the_retention_clock, RedisStoreFixture) {
+  FakeStep start("keys-1", 0, 1);
+  start.as("alpha", WorkflowStatus::running, 1'000);
+  flightplan::contract::commit_one(store(), start.commit(0));
+  FakeStep fault("keys-1", 1, 1);
+  fault.as("alpha", WorkflowStatus::faulted, 1'000, 2'000).closes();
+  flightplan::contract::commit_one(store(), fault.commit(1));
+  flightplan::redis::Client client(flightplan::redis::ClientSettings{server.url()});
+  const std::string tag = "fp:{p" + std::to_string(redis_store->partition_of("keys-1")) + "}";
+  BOOST_TEST(pttl(client, tag + ":wf:keys-1") > 3'000'000);
+  BOOST_TEST(pttl(client, tag + ":ev:keys-1") > 3'000'000);
+  BOOST_TEST(client.command({"ZSCORE", tag + ":idx:closed", "keys-1"}).as_string() == "2000");
+  BOOST_TEST(client.command({"ZCARD", tag + ":idx:sn:faulted:alpha"}).as_integer() == 1);
+  FakeStep retry("keys-1", 2, 1);
+  retry.as("alpha", WorkflowStatus::running, 1'000);
+  flightplan::contract::commit_one(store(), retry.commit(2));
+  BOOST_TEST(pttl(client, tag + ":wf:keys-1") == -1);  // exists, no expiry
+  BOOST_TEST(pttl(client, tag + ":ev:keys-1") == -1);
+  BOOST_TEST(client.command({"ZSCORE", tag + ":idx:closed", "keys-1"}).is_nil());
+  BOOST_TEST(client.command({"ZCARD", tag + ":idx:sn:faulted:alpha"}).as_integer() == 0);
+  BOOST_TEST(client.command({"ZCARD", tag + ":idx:sn:running:alpha"}).as_integer() == 1);
+}
+
+// With a scan budget of 5 entries a call, filtered lists come back in short pages whose cursors
+// still visit every match once, in order.
+BOOST_FIXTURE_TEST_CASE(scan_budget_gives_short_pages_that_cover_everything, RedisStoreFixture) {
+  flightplan::redis::RedisStoreSettings settings;
+  settings.pool.client.url = server.url();
+  settings.partitions = 4;
+  settings.list_scan_max = 5;
+  flightplan::redis::RedisStore small(settings);
+  const auto all = flightplan::contract::create_sample(small);
+  std::vector<WorkflowQuery> queries(3);
+  queries[0].id_prefix = "batch-";   // 22 matches: more than the budget, read through the time index
+  queries[1].id_prefix = "order-2";  // 2 matches: read through the id index
+  queries[2].limit = 10;
+  queries[2].name = "beta";
+  queries[2].started_from_ms = 10'200;
+  for (std::size_t i = 0; i < queries.size(); ++i) {
+    BOOST_TEST_CONTEXT("query " << i) {
+      std::size_t pages = 0;
+      const auto expected = flightplan::contract::expected_ids(all, queries[i]);
+      BOOST_TEST(flightplan::contract::walk(small, queries[i], &pages) == expected,
+                 boost::test_tools::per_element());
+      if (i == 0) BOOST_TEST(pages >= 6u);  // 30 entries, 5 a call
+    }
+  }
+  BOOST_TEST(small.list_workflows(queries[0]).workflows.size() <= 5u);
+}
+
+// 20,000 workflows; a filtered first page, a later page, an id prefix and counts are exact.
+BOOST_FIXTURE_TEST_CASE(large_dataset_lists_and_counts, RedisStoreFixture) {
+  constexpr int workflow_count = 20'000;
+  constexpr WorkflowStatus statuses[] = {WorkflowStatus::running, WorkflowStatus::waiting,
+                                         WorkflowStatus::completed, WorkflowStatus::faulted,
+                                         WorkflowStatus::cancelled};
+  std::vector<flightplan::engine::WorkflowSummary> all;
+  const auto load_start = std::chrono::steady_clock::now();
+  for (int first = 0; first < workflow_count; first += 500) {
+    std::vector<FakeStep> steps;
+    steps.reserve(500);
+    std::vector<flightplan::engine::Commit> commits;
+    for (int k = first; k < first + 500; ++k) {
+      char id[16];
+      std::snprintf(id, sizeof id, "bulk-%05d", k);
+      steps.emplace_back(id, 0, 1);
+      const WorkflowStatus status = statuses[(k / 4) % 5];
+      const bool closed = flightplan::engine::is_final(status);
+      steps.back().as("def-" + std::to_string(k % 4), status, 1'000'000 + k / 3, closed ? 2'000'000 + k : 0);
+      all.push_back(flightplan::engine::WorkflowSummary::of(steps.back().state));
+    }
+    for (const FakeStep& step : steps) commits.push_back(step.commit(0));
+    for (const auto outcome : store().commit(commits))
+      BOOST_REQUIRE((outcome == flightplan::engine::CommitOutcome::committed));
+  }
+  BOOST_TEST_MESSAGE("committed " << workflow_count << " workflows in " << elapsed_ms(load_start) << " ms");
+  WorkflowQuery completed;
+  completed.status = WorkflowStatus::completed;
+  completed.name = "def-2";
+  completed.limit = 50;
+  auto started = std::chrono::steady_clock::now();
+  const auto page = store().list_workflows(completed);
+  BOOST_TEST_MESSAGE("filtered page in " << elapsed_ms(started) << " ms");
+  auto expected = flightplan::contract::expected_ids(all, completed);
+  BOOST_REQUIRE_EQUAL(expected.size(), 1000u);  // 20,000 / 4 names / 5 statuses
+  BOOST_TEST(flightplan::contract::ids_of(page.workflows) ==
+                 std::vector<std::string>(expected.begin(), expected.begin() + 50),
+             boost::test_tools::per_element());
+  BOOST_TEST(page.workflows.at(0).id == "bulk-19990");  // 19990 % 4 == 2, (19990 / 4) % 5 == 2
+  completed.cursor = page.next_cursor;
+  BOOST_TEST(flightplan::contract::ids_of(store().list_workflows(completed).workflows) ==
+                 std::vector<std::string>(expected.begin() + 50, expected.begin() + 100),
+             boost::test_tools::per_element());
+  WorkflowQuery prefix;
+  prefix.id_prefix = "bulk-1234";
+  prefix.started_from_ms = 1'000'000 + 1234 / 3 + 1;
+  started = std::chrono::steady_clock::now();
+  BOOST_TEST(flightplan::contract::walk(store(), prefix) == flightplan::contract::expected_ids(all, prefix),
+             boost::test_tools::per_element());
+  BOOST_TEST_MESSAGE("id prefix walk in " << elapsed_ms(started) << " ms");
+  WorkflowQuery window;
+  window.started_from_ms = 1'003'000;
+  window.started_to_ms = 1'003'100;
+  window.status = WorkflowStatus::waiting;
+  BOOST_TEST(flightplan::contract::walk(store(), window) == flightplan::contract::expected_ids(all, window),
+             boost::test_tools::per_element());
+  started = std::chrono::steady_clock::now();
+  const auto counts = store().count_workflows();
+  const auto named = store().count_workflows("def-2");
+  BOOST_TEST_MESSAGE("two counts in " << elapsed_ms(started) << " ms");
+  for (const WorkflowStatus status : statuses) {
+    BOOST_TEST(flightplan::contract::count_of(counts, status) == workflow_count / 5);
+    BOOST_TEST(flightplan::contract::count_of(named, status) == workflow_count / 20);
+  }
+}

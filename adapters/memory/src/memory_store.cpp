@@ -30,6 +30,15 @@ CommitOutcome MemoryStore::commit_one(const engine::Commit& c) {
   record.stored.version = c.state->history_length;
   if (c.expected_version == 0) record.stored.start_digest = c.start_digest;
   record.events.insert(record.events.end(), c.events->begin(), c.events->end());
+  engine::WorkflowSummary summary = engine::WorkflowSummary::of(*c.state);
+  summary.id = c.workflow_id;
+  index(exists ? &record.summary : nullptr, summary);
+  record.summary = std::move(summary);
+  apply_commands(c);
+  return CommitOutcome::committed;
+}
+
+void MemoryStore::apply_commands(const engine::Commit& c) {
   for (const Command& command : *c.commands) {
     switch (command.type) {
       case Command::Type::schedule_activity:
@@ -48,12 +57,28 @@ CommitOutcome MemoryStore::commit_one(const engine::Commit& c) {
           timer_index_.erase(t);
         }
         break;
-      case Command::Type::cancel_activity:   // a late result is stale to the engine anyway
-      case Command::Type::workflow_closed:   // no retention: this store lives as long as the process
+      case Command::Type::cancel_activity:  // a late result is stale to the engine anyway
+      case Command::Type::workflow_closed:  // retention counts from the summary's closed_ms
         break;
     }
   }
-  return CommitOutcome::committed;
+}
+
+// Moves a workflow's index entries from its previous summary (null: new workflow) to `summary`.
+// The definition name and start time of a workflow never change, so only the status and the
+// closed time move entries.
+void MemoryStore::index(const engine::WorkflowSummary* old_summary, const engine::WorkflowSummary& summary) {
+  if (old_summary != nullptr) unindex(*old_summary);
+  by_start_.emplace(summary.started_ms, summary.id);
+  if (summary.closed_ms != 0) closed_.emplace(summary.closed_ms, summary.id);
+  counts_[{summary.name, summary.status}] += 1;
+}
+
+void MemoryStore::unindex(const engine::WorkflowSummary& summary) {
+  by_start_.erase({summary.started_ms, summary.id});
+  if (summary.closed_ms != 0) closed_.erase({summary.closed_ms, summary.id});
+  auto count = counts_.find({summary.name, summary.status});
+  if (count != counts_.end() && --count->second == 0) counts_.erase(count);
 }
 
 std::optional<engine::StoredWorkflow> MemoryStore::load(const std::string& workflow_id) {
@@ -97,7 +122,7 @@ std::vector<MemoryStore::Entry> MemoryStore::take(Queue& queue, std::size_t limi
     Entry entry = std::move(queue.ready.front());
     queue.ready.pop_front();
     entry.deliveries += 1;
-    queue.claimed[entry.id] = Claim{entry, now_ms + visibility_ms};
+    queue.claimed[entry.id] = Claim{entry, now_ms + visibility_ms, visibility_ms};
     taken.push_back(std::move(entry));
   }
   return taken;
@@ -185,20 +210,168 @@ std::size_t MemoryStore::fire_due_timers(std::int64_t now_ms, std::size_t limit)
   return fired;
 }
 
-
-// TEMPORARY (issue 4 in progress): visibility and definitions are being implemented.
-namespace {
-[[noreturn]] void not_yet(const char* what) {
-  throw engine::OperationError(engine::ErrorCategory::unavailable, std::string(what) + " is not implemented yet");
+void MemoryStore::extend_task(const engine::ActivityTask& task) {
+  std::lock_guard lock(mutex_);
+  const auto slash = task.receipt.find('/');
+  auto queue = tasks_.find(task.receipt.substr(0, slash));
+  if (queue == tasks_.end()) return;
+  auto claim = queue->second.claimed.find(task.receipt.substr(slash + 1));
+  // Only the current delivery is extended: once the task went to another worker, the silent one's
+  // heartbeat must not take it back.
+  if (claim == queue->second.claimed.end() || claim->second.entry.deliveries != task.deliveries) return;
+  claim->second.visible_again_ms = clock_.now_ms() + claim->second.visibility_ms;
 }
+
+namespace {
+
+// Cursor: "<started_ms>-<id in hex>", the position of the last item of a page. Hex keeps any id
+// safe inside a URL query.
+std::string encode_cursor(std::int64_t started_ms, const std::string& id) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string cursor = std::to_string(started_ms) + "-";
+  for (const unsigned char c : id) {
+    cursor.push_back(digits[c >> 4]);
+    cursor.push_back(digits[c & 0xf]);
+  }
+  return cursor;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+std::pair<std::int64_t, std::string> decode_cursor(const std::string& cursor) {
+  const auto malformed = [&] {
+    return engine::OperationError(
+        engine::ErrorCategory::invalid_argument,
+        "cursor '" + cursor.substr(0, 64) + "' is malformed: pass next_cursor unchanged");
+  };
+  const auto dash = cursor.find('-');
+  if (dash == 0 || dash == std::string::npos || dash > 18 || cursor.size() == dash + 1 ||
+      (cursor.size() - dash - 1) % 2 != 0)
+    throw malformed();
+  std::int64_t started_ms = 0;
+  for (std::size_t i = 0; i < dash; ++i) {
+    if (cursor[i] < '0' || cursor[i] > '9') throw malformed();
+    started_ms = started_ms * 10 + (cursor[i] - '0');
+  }
+  std::string id;
+  for (std::size_t i = dash + 1; i < cursor.size(); i += 2) {
+    const int high = hex_value(cursor[i]), low = hex_value(cursor[i + 1]);
+    if (high < 0 || low < 0) throw malformed();
+    id.push_back(static_cast<char>(high * 16 + low));
+  }
+  return {started_ms, id};
+}
+
+void check_query(const engine::WorkflowQuery& query) {
+  if (query.limit < 1 || query.limit > 1000)
+    throw engine::OperationError(engine::ErrorCategory::invalid_argument,
+                                 "limit must be between 1 and 1000, got " + std::to_string(query.limit));
+  if (query.started_from_ms < 0 || query.started_to_ms < 0)
+    throw engine::OperationError(engine::ErrorCategory::invalid_argument,
+                                 "started bounds must not be negative");
+}
+
+bool matches(const engine::WorkflowQuery& query, const engine::WorkflowSummary& summary) {
+  return (!query.status || summary.status == *query.status) &&
+         (query.name.empty() || summary.name == query.name) &&
+         summary.id.compare(0, query.id_prefix.size(), query.id_prefix) == 0;
+}
+
 }  // namespace
-engine::WorkflowPage MemoryStore::list_workflows(const engine::WorkflowQuery&) { not_yet("list_workflows"); }
-std::map<engine::WorkflowStatus, std::int64_t> MemoryStore::count_workflows(const std::string&) { not_yet("count_workflows"); }
-std::size_t MemoryStore::sweep_expired(std::int64_t, std::size_t) { return 0; }
-std::map<std::string, std::int64_t> MemoryStore::queue_depths() { return {}; }
-std::int64_t MemoryStore::input_backlog() { return 0; }
-std::optional<std::int64_t> MemoryStore::earliest_timer_due_ms() { return std::nullopt; }
-engine::PutDefinitionOutcome MemoryStore::put_definition(const engine::StoredDefinition&) { not_yet("put_definition"); }
-std::vector<engine::StoredDefinition> MemoryStore::list_definitions() { return {}; }
+
+engine::WorkflowPage MemoryStore::list_workflows(const engine::WorkflowQuery& query) {
+  check_query(query);
+  std::optional<StartKey> after;
+  if (!query.cursor.empty()) after = decode_cursor(query.cursor);
+  std::lock_guard lock(mutex_);
+  // by_start_ runs newest first: begin after the cursor and below the exclusive upper bound,
+  // whichever of the two comes later.
+  auto it = by_start_.begin();
+  if (after) it = by_start_.upper_bound(*after);
+  if (query.started_to_ms != 0) {
+    auto below_to = by_start_.lower_bound(StartKey{query.started_to_ms, ""});
+    if (it != by_start_.end() && (below_to == by_start_.end() || *below_to < *it)) it = below_to;
+  }
+  engine::WorkflowPage page;
+  for (; it != by_start_.end() && it->first >= query.started_from_ms; ++it) {
+    const engine::WorkflowSummary& summary = workflows_.at(it->second).summary;
+    if (!matches(query, summary)) continue;
+    if (page.workflows.size() == query.limit) {
+      const engine::WorkflowSummary& last = page.workflows.back();
+      page.next_cursor = encode_cursor(last.started_ms, last.id);
+      break;
+    }
+    page.workflows.push_back(summary);
+  }
+  return page;
+}
+
+std::map<engine::WorkflowStatus, std::int64_t> MemoryStore::count_workflows(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  std::map<engine::WorkflowStatus, std::int64_t> counts;
+  for (const auto& [key, count] : counts_)
+    if (name.empty() || key.first == name) counts[key.second] += count;
+  return counts;
+}
+
+std::size_t MemoryStore::sweep_expired(std::int64_t now_ms, std::size_t limit) {
+  if (settings_.retention_ms <= 0) return 0;
+  std::lock_guard lock(mutex_);
+  std::size_t swept = 0;
+  // A workflow closed at closed_ms is kept while now_ms <= closed_ms + retention_ms.
+  while (!closed_.empty() && swept < limit && closed_.begin()->first < now_ms - settings_.retention_ms) {
+    auto record = workflows_.find(closed_.begin()->second);
+    unindex(record->second.summary);
+    workflows_.erase(record);
+    ++swept;
+  }
+  return swept;
+}
+
+std::map<std::string, std::int64_t> MemoryStore::queue_depths() {
+  std::lock_guard lock(mutex_);
+  std::map<std::string, std::int64_t> depths;
+  for (const auto& [name, queue] : tasks_)
+    depths[name] = static_cast<std::int64_t>(queue.ready.size() + queue.claimed.size());
+  return depths;
+}
+
+std::int64_t MemoryStore::input_backlog() {
+  std::lock_guard lock(mutex_);
+  return static_cast<std::int64_t>(inputs_.ready.size() + inputs_.claimed.size());
+}
+
+std::optional<std::int64_t> MemoryStore::earliest_timer_due_ms() {
+  std::lock_guard lock(mutex_);
+  if (timers_.empty()) return std::nullopt;
+  return timers_.begin()->first;
+}
+
+engine::PutDefinitionOutcome MemoryStore::put_definition(const engine::StoredDefinition& definition) {
+  // The same rule as the Redis store, whose keys join name and version with a line break.
+  if (definition.name.empty() || definition.version.empty() ||
+      definition.name.find('\n') != std::string::npos)
+    throw engine::OperationError(
+        engine::ErrorCategory::invalid_argument,
+        "definition name and version must be set, and the name must not contain a line break");
+  std::lock_guard lock(mutex_);
+  const auto key = std::make_pair(definition.name, definition.version);
+  if (auto it = definition_index_.find(key); it != definition_index_.end()) {
+    return definitions_[it->second].digest == definition.digest ? engine::PutDefinitionOutcome::unchanged
+                                                                : engine::PutDefinitionOutcome::conflict;
+  }
+  definition_index_.emplace(key, definitions_.size());
+  definitions_.push_back(definition);
+  return engine::PutDefinitionOutcome::created;
+}
+
+std::vector<engine::StoredDefinition> MemoryStore::list_definitions() {
+  std::lock_guard lock(mutex_);
+  return definitions_;
+}
 
 }  // namespace flightplan::memory

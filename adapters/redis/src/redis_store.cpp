@@ -2,6 +2,7 @@
 
 #include "flightplan/engine/error.hpp"
 #include "flightplan/engine/hash.hpp"
+#include "store_support.hpp"
 
 #include <algorithm>
 
@@ -18,8 +19,9 @@ constexpr const char* orchestrator_group = "orchestrators";
 constexpr const char* worker_group = "workers";
 
 // One step, atomically: check the version, write state, append events, enqueue tasks, set and
-// clear timers, and start the retention clock of a finished workflow. Argument layout is built by
-// RedisStore::commit_arguments.
+// clear timers, start the retention clock of a finished workflow, and keep the workflow's summary
+// and visibility index entries in step with its state. Key and argument layout: see
+// RedisStore::commit_arguments and docs/redis-keys.md.
 const Script commit_script{"commit", R"lua(
 local stored = redis.call('HGET', KEYS[1], 'version')
 local expected = tonumber(ARGV[1])
@@ -30,7 +32,48 @@ elseif (not stored) or tonumber(stored) ~= expected then
 end
 redis.call('HSET', KEYS[1], 'state', ARGV[3], 'version', ARGV[2])
 if expected == 0 then redis.call('HSET', KEYS[1], 'digest', ARGV[4]) end
-local i = 6
+-- Visibility. KEYS[10 .. 9+n] are the status indexes, KEYS[10+n .. 9+2n] the status-and-name ones.
+local id, member, status, n = ARGV[6], ARGV[8], ARGV[9], tonumber(ARGV[11])
+local function status_slot(name)
+  local suffix = ':idx:st:' .. name
+  for k = 10, 9 + n do
+    if string.sub(KEYS[k], -#suffix) == suffix then return k end
+  end
+  return nil
+end
+local old = redis.call('HGET', KEYS[4], id)
+local old_member, old_status
+if old then
+  old_member = string.sub(old, 1, 20) .. ':' .. id
+  old_status = string.sub(old, 21, string.find(old, '\n', 21, true) - 1)
+end
+if old_member ~= member or old_status ~= status then
+  if old then
+    redis.call('ZREM', KEYS[5], old_member)
+    redis.call('ZREM', KEYS[8], old_member)
+    local k = status_slot(old_status)
+    if k then
+      redis.call('ZREM', KEYS[k], old_member)
+      redis.call('ZREM', KEYS[k + n], old_member)
+    end
+  end
+  local k = status_slot(status)
+  redis.call('ZADD', KEYS[5], 0, member)
+  redis.call('ZADD', KEYS[8], 0, member)
+  redis.call('ZADD', KEYS[k], 0, member)
+  redis.call('ZADD', KEYS[k + n], 0, member)
+end
+redis.call('HSET', KEYS[4], id, ARGV[7])
+if not old then redis.call('ZADD', KEYS[6], 0, id) end
+local closed_ms = tonumber(ARGV[10])
+if closed_ms > 0 then
+  redis.call('ZADD', KEYS[7], closed_ms, id)
+elseif redis.call('ZREM', KEYS[7], id) == 1 then
+  -- Re-opened (an operator retry): the retention clock of its keys stops.
+  redis.call('PERSIST', KEYS[1])
+  redis.call('PERSIST', KEYS[2])
+end
+local i = 12
 local events = tonumber(ARGV[i]); i = i + 1
 local last = i + events - 1
 while i <= last do
@@ -40,7 +83,8 @@ while i <= last do
 end
 local tasks = tonumber(ARGV[i]); i = i + 1
 for _ = 1, tasks do
-  redis.call('XADD', KEYS[tonumber(ARGV[i])], '*', 't', ARGV[i + 1]); i = i + 2
+  redis.call('XADD', KEYS[tonumber(ARGV[i])], '*', 't', ARGV[i + 2])
+  redis.call('SADD', KEYS[9], ARGV[i + 1]); i = i + 3
 end
 local adds = tonumber(ARGV[i]); i = i + 1
 for _ = 1, adds do
@@ -82,6 +126,16 @@ end
 return acked
 )lua"};
 
+// A heartbeat: restart the idle time of a claimed task entry, but only while `consumer` still
+// holds it (XPENDING for that one entry and consumer), so that a worker that went silent and was
+// overtaken does not take the task back from its successor.
+const Script extend_task_script{"extend_task", R"lua(
+local held = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1, ARGV[3])
+if #held == 0 then return 0 end
+redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, ARGV[2], 'JUSTID')
+return 1
+)lua"};
+
 // Field value of a stream entry's flat [field, value, ...] array; nullptr when absent.
 const std::string* field(const Reply& fields, std::string_view name) {
   if (fields.type() != Reply::Type::array) return nullptr;
@@ -106,6 +160,10 @@ void collect_entries(const Reply& entries, std::vector<StreamEntry>& out) {
   }
 }
 
+// Task receipts are "<stream entry id>/<consumer>": the entry acknowledges, the consumer lets
+// extend_task() check that the claim is still the caller's.
+std::string entry_of(const std::string& receipt) { return receipt.substr(0, receipt.find('/')); }
+
 std::string timer_member(std::int64_t timer_id, const std::string& workflow_id) {
   return std::to_string(timer_id) + ":" + workflow_id;
 }
@@ -117,6 +175,8 @@ RedisStore::RedisStore(RedisStoreSettings settings) : settings_(std::move(settin
     throw OperationError(ErrorCategory::invalid_argument, "partitions must be between 1 and 4096");
   if (settings_.key_prefix.empty() || settings_.key_prefix.find_first_of("{}") != std::string::npos)
     throw OperationError(ErrorCategory::invalid_argument, "key_prefix must be non-empty and contain no braces");
+  if (settings_.list_scan_max < 1 || settings_.list_scan_max > 100'000)
+    throw OperationError(ErrorCategory::invalid_argument, "list_scan_max must be between 1 and 100000");
 }
 
 RedisStore::~RedisStore() = default;
@@ -145,6 +205,15 @@ std::string RedisStore::inputs_key(int partition) const { return tag(partition) 
 std::string RedisStore::tasks_key(int partition, const std::string& queue) const {
   return tag(partition) + ":q:" + queue;
 }
+std::string RedisStore::summaries_key(int partition) const { return tag(partition) + ":sum"; }
+std::string RedisStore::index_key(int partition, const std::string& index) const {
+  return tag(partition) + ":idx:" + index;
+}
+std::string RedisStore::queues_key(int partition) const { return tag(partition) + ":queues"; }
+// Definitions are global; their keys share one hash tag so that put_definition is one script.
+std::string RedisStore::definitions_key(const char* part) const {
+  return settings_.key_prefix + ":{defs}:" + part;
+}
 
 void RedisStore::ensure_group(const std::string& stream, const std::string& group) {
   auto client = pool_.borrow();
@@ -158,25 +227,29 @@ void RedisStore::ensure_group(const std::string& stream, const std::string& grou
 void RedisStore::ensure_groups(const std::vector<std::string>& queues) {
   for (int p = 0; p < settings_.partitions; ++p) {
     ensure_group(inputs_key(p), orchestrator_group);
-    for (const std::string& queue : queues) ensure_group(tasks_key(p, queue), worker_group);
+    for (const std::string& queue : queues) {
+      ensure_group(tasks_key(p, queue), worker_group);
+      // Known queues report a depth of 0 before their first task.
+      pool_.borrow()->command({"SADD", queues_key(p), queue});
+    }
   }
 }
 
-std::vector<std::string> RedisStore::commit_arguments(const engine::Commit& c, std::vector<std::string>& keys) const {
-  const int partition = partition_of(c.workflow_id);
-  keys = {workflow_key(c.workflow_id), events_key(c.workflow_id), timers_key(partition)};
-  std::vector<std::string> args{std::to_string(c.expected_version), std::to_string(c.state->history_length),
-                                c.state->to_json().dump(), c.start_digest, "0"};
-  args.push_back(std::to_string(c.events->size()));
-  for (const engine::Event& event : *c.events) args.push_back(event.to_json().dump());
+// Appends the step's commands to the commit script's arguments: tasks as (key index, queue, task
+// JSON), timers to add as (member, due), timers to remove; each group after its count.
+void RedisStore::append_command_arguments(const engine::Commit& c, int partition,
+                                          std::vector<std::string>& keys,
+                                          std::vector<std::string>& args) const {
   std::vector<std::string> tasks, adds, removes;
   for (const Command& command : *c.commands) {
     switch (command.type) {
       case Command::Type::schedule_activity: {
-        const std::string key = tasks_key(partition, engine::queue_of(command.activity));
+        const std::string queue = engine::queue_of(command.activity);
+        const std::string key = tasks_key(partition, queue);
         auto it = std::find(keys.begin(), keys.end(), key);
         if (it == keys.end()) it = keys.insert(keys.end(), key);
         tasks.push_back(std::to_string(it - keys.begin() + 1));
+        tasks.push_back(queue);
         tasks.push_back(json{{"workflow_id", c.workflow_id}, {"activity_id", command.activity_id},
                              {"attempt", command.attempt}, {"activity", command.activity},
                              {"idempotency_key", command.idempotency_key}, {"arguments", command.arguments}}
@@ -197,12 +270,46 @@ std::vector<std::string> RedisStore::commit_arguments(const engine::Commit& c, s
         break;
     }
   }
-  args.push_back(std::to_string(tasks.size() / 2));
+  args.push_back(std::to_string(tasks.size() / 3));
   args.insert(args.end(), tasks.begin(), tasks.end());
   args.push_back(std::to_string(adds.size() / 2));
   args.insert(args.end(), adds.begin(), adds.end());
   args.push_back(std::to_string(removes.size()));
   args.insert(args.end(), removes.begin(), removes.end());
+}
+
+std::vector<std::string> RedisStore::commit_arguments(const engine::Commit& c,
+                                                      std::vector<std::string>& keys) const {
+  const int p = partition_of(c.workflow_id);
+  engine::WorkflowSummary summary = engine::WorkflowSummary::of(*c.state);
+  summary.id = c.workflow_id;
+  keys = {workflow_key(c.workflow_id),
+          events_key(c.workflow_id),
+          timers_key(p),
+          summaries_key(p),
+          index_key(p, "all"),
+          index_key(p, "ids"),
+          index_key(p, "closed"),
+          index_key(p, "name:" + summary.name),
+          queues_key(p)};
+  for (const engine::WorkflowStatus status : store_support::all_statuses)
+    keys.push_back(index_key(p, "st:" + std::string(engine::to_string(status))));
+  for (const engine::WorkflowStatus status : store_support::all_statuses)
+    keys.push_back(index_key(p, "sn:" + std::string(engine::to_string(status)) + ":" + summary.name));
+  std::vector<std::string> args{std::to_string(c.expected_version),
+                                std::to_string(c.state->history_length),
+                                c.state->to_json().dump(),
+                                c.start_digest,
+                                "0",
+                                c.workflow_id,
+                                store_support::summary_record(summary),
+                                store_support::index_member(summary.started_ms, c.workflow_id),
+                                std::string(engine::to_string(summary.status)),
+                                std::to_string(summary.closed_ms),
+                                std::to_string(store_support::all_statuses.size())};
+  args.push_back(std::to_string(c.events->size()));
+  for (const engine::Event& event : *c.events) args.push_back(event.to_json().dump());
+  append_command_arguments(c, p, keys, args);
   return args;
 }
 
@@ -405,10 +512,11 @@ std::vector<engine::ActivityTask> RedisStore::claim_tasks(const std::string& que
   for (ClaimedEntry& entry : claim_entries(pool_, streams, worker_group, consumer, limit, block_ms, visibility_ms,
                                            "t", settings_.pool.client.command_timeout_ms)) {
     const json t = json::parse(entry.payload);
-    tasks.push_back(engine::ActivityTask{t.at("workflow_id").get<std::string>(), t.at("activity_id").get<std::int64_t>(),
-                                         t.at("attempt").get<int>(), t.at("activity").get<std::string>(),
+    tasks.push_back(engine::ActivityTask{t.at("workflow_id").get<std::string>(),
+                                         t.at("activity_id").get<std::int64_t>(), t.at("attempt").get<int>(),
+                                         t.at("activity").get<std::string>(),
                                          t.at("idempotency_key").get<std::string>(), t.at("arguments"),
-                                         std::move(entry.id), entry.deliveries});
+                                         entry.id + "/" + consumer, entry.deliveries});
   }
   return tasks;
 }
@@ -418,13 +526,23 @@ void RedisStore::complete_task(const engine::ActivityTask& task, const engine::I
   auto client = pool_.borrow();
   client->eval_script(complete_task_script,
                       {tasks_key(partition, engine::queue_of(task.activity)), inputs_key(partition)},
-                      {worker_group, task.receipt, task.workflow_id, outcome.to_json().dump()});
+                      {worker_group, entry_of(task.receipt), task.workflow_id, outcome.to_json().dump()});
 }
 
 void RedisStore::drop_task(const engine::ActivityTask& task) {
   const std::string stream = tasks_key(partition_of(task.workflow_id), engine::queue_of(task.activity));
+  const std::string entry = entry_of(task.receipt);
   auto client = pool_.borrow();
-  client->pipeline({{"XACK", stream, worker_group, task.receipt}, {"XDEL", stream, task.receipt}});
+  client->pipeline({{"XACK", stream, worker_group, entry}, {"XDEL", stream, entry}});
+}
+
+void RedisStore::extend_task(const engine::ActivityTask& task) {
+  const auto slash = task.receipt.find('/');
+  if (slash == std::string::npos) return;  // not a receipt of claim_tasks: nothing to extend
+  const std::string stream = tasks_key(partition_of(task.workflow_id), engine::queue_of(task.activity));
+  auto client = pool_.borrow();
+  client->eval_script(extend_task_script, {stream},
+                      {worker_group, task.receipt.substr(0, slash), task.receipt.substr(slash + 1)});
 }
 
 std::size_t RedisStore::fire_due_timers(std::int64_t now_ms, std::size_t limit) {
@@ -437,21 +555,5 @@ std::size_t RedisStore::fire_due_timers(std::int64_t now_ms, std::size_t limit) 
   }
   return fired;
 }
-
-
-// TEMPORARY (issue 4 in progress): visibility and definitions are being implemented.
-namespace {
-[[noreturn]] void not_yet(const char* what) {
-  throw engine::OperationError(engine::ErrorCategory::unavailable, std::string(what) + " is not implemented yet");
-}
-}  // namespace
-engine::WorkflowPage RedisStore::list_workflows(const engine::WorkflowQuery&) { not_yet("list_workflows"); }
-std::map<engine::WorkflowStatus, std::int64_t> RedisStore::count_workflows(const std::string&) { not_yet("count_workflows"); }
-std::size_t RedisStore::sweep_expired(std::int64_t, std::size_t) { return 0; }
-std::map<std::string, std::int64_t> RedisStore::queue_depths() { return {}; }
-std::int64_t RedisStore::input_backlog() { return 0; }
-std::optional<std::int64_t> RedisStore::earliest_timer_due_ms() { return std::nullopt; }
-engine::PutDefinitionOutcome RedisStore::put_definition(const engine::StoredDefinition&) { not_yet("put_definition"); }
-std::vector<engine::StoredDefinition> RedisStore::list_definitions() { return {}; }
 
 }  // namespace flightplan::redis

@@ -6,17 +6,27 @@
 
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace flightplan::memory {
 
+struct MemoryStoreSettings {
+  // sweep_expired() drops workflows (state, history, summary) closed longer ago than this; 0 keeps
+  // them for the life of the process and sweep_expired() then drops nothing.
+  std::int64_t retention_ms = 0;
+};
+
 class MemoryStore final : public engine::WorkflowStore {
  public:
   // `clock` measures visibility timeouts and timer due times; it must outlive the store.
-  explicit MemoryStore(Clock& clock) : clock_(clock) {}
+  explicit MemoryStore(Clock& clock, MemoryStoreSettings settings = {})
+      : clock_(clock), settings_(settings) {}
 
   std::vector<engine::CommitOutcome> commit(const std::vector<engine::Commit>& commits) override;
   std::optional<engine::StoredWorkflow> load(const std::string& workflow_id) override;
@@ -31,6 +41,7 @@ class MemoryStore final : public engine::WorkflowStore {
                                                 std::int64_t visibility_ms) override;
   void complete_task(const engine::ActivityTask& task, const engine::Input& outcome) override;
   void drop_task(const engine::ActivityTask& task) override;
+  void extend_task(const engine::ActivityTask& task) override;
   std::size_t fire_due_timers(std::int64_t now_ms, std::size_t limit) override;
 
   // Visibility, operations figures and definitions (see engine/store.hpp).
@@ -54,6 +65,7 @@ class MemoryStore final : public engine::WorkflowStore {
   struct Claim {
     Entry entry;
     std::int64_t visible_again_ms = 0;
+    std::int64_t visibility_ms = 0;  // the window the claimer asked for; extend_task restarts it
   };
   struct Queue {
     std::deque<Entry> ready;
@@ -62,15 +74,23 @@ class MemoryStore final : public engine::WorkflowStore {
   struct Record {
     engine::StoredWorkflow stored;
     std::vector<engine::Event> events;
+    engine::WorkflowSummary summary;  // of stored.state, kept with it by every commit
   };
+  // Position in the newest-first order of lists: (started_ms, id), both descending.
+  using StartKey = std::pair<std::int64_t, std::string>;
+  using CountKey = std::pair<std::string, engine::WorkflowStatus>;  // (definition name, status)
 
   engine::CommitOutcome commit_one(const engine::Commit& commit);
+  void apply_commands(const engine::Commit& commit);
+  void index(const engine::WorkflowSummary* old_summary, const engine::WorkflowSummary& summary);
+  void unindex(const engine::WorkflowSummary& summary);
   void push(Queue& queue, nlohmann::json payload);
   std::vector<Entry> take(Queue& queue, std::size_t limit, std::int64_t visibility_ms);
   template <typename Ready>
   void wait_for(std::unique_lock<std::mutex>& lock, std::int64_t block_ms, Ready ready);
 
   Clock& clock_;
+  MemoryStoreSettings settings_;
   std::mutex mutex_;
   std::condition_variable changed_;
   std::map<std::string, Record> workflows_;
@@ -80,6 +100,13 @@ class MemoryStore final : public engine::WorkflowStore {
   std::multimap<std::int64_t, TimerKey> timers_;          // by due time
   std::map<TimerKey, std::multimap<std::int64_t, TimerKey>::iterator> timer_index_;
   std::int64_t next_entry_id_ = 1;
+  // Visibility indexes, maintained by every commit (guarded by mutex_ like everything else).
+  std::set<StartKey, std::greater<>> by_start_;            // newest start first
+  std::set<std::pair<std::int64_t, std::string>> closed_;  // (closed_ms, id) of closed workflows
+  std::map<CountKey, std::int64_t> counts_;
+  // Definitions in registration order, and where each (name, version) sits in it.
+  std::vector<engine::StoredDefinition> definitions_;
+  std::map<std::pair<std::string, std::string>, std::size_t> definition_index_;
 };
 
 }  // namespace flightplan::memory

@@ -6,6 +6,7 @@
 #include "flightplan/engine/store.hpp"
 #include "flightplan/redis/client_pool.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -17,8 +18,12 @@ struct RedisStoreSettings {
   std::string key_prefix = "fp";
   // Fixed for the life of a dataset: changing it moves workflows to other partitions.
   int partitions = 8;
-  // Finished workflows (state and history) expire this long after they close.
+  // Finished workflows (state and history) expire this long after they close; sweep_expired()
+  // then drops their summaries and index entries. 0: kept for ever.
   std::int64_t retention_ms = 7LL * 24 * 3600 * 1000;
+  // Index entries one list_workflows() call examines at most; a search that needs more returns a
+  // short page with a cursor to continue.
+  std::size_t list_scan_max = 5000;
 };
 
 class RedisStore final : public engine::WorkflowStore {
@@ -44,6 +49,7 @@ class RedisStore final : public engine::WorkflowStore {
                                                 std::int64_t visibility_ms) override;
   void complete_task(const engine::ActivityTask& task, const engine::Input& outcome) override;
   void drop_task(const engine::ActivityTask& task) override;
+  void extend_task(const engine::ActivityTask& task) override;
   std::size_t fire_due_timers(std::int64_t now_ms, std::size_t limit) override;
 
   // Visibility, operations figures and definitions (see engine/store.hpp).
@@ -70,8 +76,20 @@ class RedisStore final : public engine::WorkflowStore {
   std::string timers_key(int partition) const;
   std::string inputs_key(int partition) const;
   std::string tasks_key(int partition, const std::string& queue) const;
+  std::string summaries_key(int partition) const;
+  // A visibility index of a partition: "all", "ids", "closed", "name:<name>", "st:<status>",
+  // "sn:<status>:<name>" (docs/redis-keys.md).
+  std::string index_key(int partition, const std::string& index) const;
+  std::string queues_key(int partition) const;
+  std::string definitions_key(const char* part) const;
+  struct ListPlan;
+  ListPlan plan_list(const engine::WorkflowQuery& query);
+  engine::WorkflowPage list_sorted(const ListPlan& plan, const engine::WorkflowQuery& query);
+  engine::WorkflowPage list_by_prefix(const ListPlan& plan, const engine::WorkflowQuery& query);
   void ensure_group(const std::string& stream, const std::string& group);
   std::vector<std::string> commit_arguments(const engine::Commit& commit, std::vector<std::string>& keys) const;
+  void append_command_arguments(const engine::Commit& commit, int partition, std::vector<std::string>& keys,
+                                std::vector<std::string>& args) const;
 
   RedisStoreSettings settings_;
   ClientPool pool_;
