@@ -166,10 +166,24 @@ json Command::to_json() const {
   return json{};
 }
 
+namespace {
+
+// The events that record an operator control, and the control each records.
+constexpr std::pair<std::string_view, Input::Type> control_events[] = {
+    {"workflow_terminated", Input::Type::terminate},
+    {"workflow_paused", Input::Type::pause},
+    {"workflow_resumed", Input::Type::resume},
+    {"workflow_retried", Input::Type::retry},
+};
+
+}  // namespace
+
 bool is_input_event(std::string_view type) {
+  for (const auto& [event_type, input_type] : control_events)
+    if (type == event_type) return true;
   return type == "workflow_started" || type == "activity_started" || type == "activity_completed" ||
          type == "activity_failed" || type == "activity_heartbeat" || type == "timer_fired" ||
-         type == "signal_received" || type == "workflow_cancel_requested";
+         type == "signal_received" || type == "workflow_cancel_requested" || type == "input_held";
 }
 
 Input input_from_event(const Event& event, const std::string& workflow_id) {
@@ -183,6 +197,14 @@ Input input_from_event(const Event& event, const std::string& workflow_id) {
     return start;
   }
   if (event.type == "timer_fired") return Input::timer_fired(d.at("timer_id").get<std::int64_t>(), event.time_ms);
+  // The held input itself, with the time it arrived (the event's own time).
+  if (event.type == "input_held") return Input::from_json(d.at("input"));
+  for (const auto& [event_type, input_type] : control_events) {
+    if (event.type != event_type) continue;
+    Input recorded = control(input_type, d.value("reason", ""), event.time_ms);
+    recorded.id = d.value("input_id", "");
+    return recorded;
+  }
   if (event.type == "signal_received" || event.type == "workflow_cancel_requested") {
     Input in_event = event.type == "signal_received"
                          ? Input::signal(d.at("signal"), d.value("payload", json()), event.time_ms)
@@ -226,10 +248,26 @@ Machine::Machine(const Definition& definition, WorkflowState& state, const Engin
 
 void Machine::handle(const Input& input) {
   const bool started = state_.status != WorkflowStatus::pending;
-  if (input.type == Input::Type::start ? started : (!started || is_final(state_.status))) return;
-  if (started) workflow_argument_ = workflow_argument();
+  if (input.type == Input::Type::start) {
+    if (started) return;
+    on_start(input);
+  } else {
+    if (!started) return;
+    workflow_argument_ = workflow_argument();
+    // Controls decide for themselves whether they apply (a retry is meant for a final workflow).
+    if (input.is_control()) on_control(input);
+    else if (is_final(state_.status)) return;
+    else if (state_.paused) hold(input);
+    else apply_input(input);
+  }
+  if (!step_.accepted) return;
+  drain();
+  state_.updated_ms = now_ms_;
+  update_status();
+}
+
+void Machine::apply_input(const Input& input) {
   switch (input.type) {
-    case Input::Type::start: on_start(input); break;
     case Input::Type::activity_started: on_activity_started(input); break;
     case Input::Type::activity_completed: on_activity_completed(input); break;
     case Input::Type::activity_failed: on_activity_failed(input); break;
@@ -237,16 +275,12 @@ void Machine::handle(const Input& input) {
     case Input::Type::timer_fired: on_timer(input); break;
     case Input::Type::signal: on_signal(input); break;
     case Input::Type::cancel: on_cancel(input); break;
-    // Operator controls: not applied yet (see issue 4); an unaccepted input changes nothing.
+    case Input::Type::start:
     case Input::Type::terminate:
     case Input::Type::pause:
     case Input::Type::resume:
-    case Input::Type::retry: break;
+    case Input::Type::retry: assert(false && "handled by handle()"); break;
   }
-  if (!step_.accepted) return;
-  drain();
-  state_.updated_ms = now_ms_;
-  update_status();
 }
 
 void Machine::on_start(const Input& input) {
@@ -369,6 +403,157 @@ void Machine::on_cancel(const Input& input) {
   fail_workflow("cancelled", make_error(error_types::cancelled, 499, "Workflow cancelled", input.name, "/"));
 }
 
+// Operator controls. Each is the first event of its step (so replay can feed it back), and each
+// carries an optional queue-entry id that drops a redelivered control like a redelivered signal.
+
+namespace {
+// flightplan's own error type for a workflow an operator ended.
+constexpr std::string_view terminated_error_type = "https://flightplan.dev/errors/terminated";
+}  // namespace
+
+void Machine::on_control(const Input& input) {
+  switch (input.type) {
+    case Input::Type::terminate: on_terminate(input); break;
+    case Input::Type::pause: on_pause(input); break;
+    case Input::Type::resume: on_resume(input); break;
+    case Input::Type::retry: on_retry(input); break;
+    default: assert(false && "not a control"); break;
+  }
+}
+
+json Machine::control_data(const Input& input) const {
+  json data{{"reason", input.name}};
+  if (!input.id.empty()) data["input_id"] = input.id;
+  return data;
+}
+
+void Machine::on_terminate(const Input& input) {
+  if (is_final(state_.status) || seen_before(input.id)) return;
+  step_.accepted = true;
+  state_.error = make_error(terminated_error_type, 499, "Workflow terminated", input.name, "/").to_json();
+  json data = control_data(input);
+  data["error"] = state_.error;
+  if (!state_.held_inputs.empty()) data["held_inputs_dropped"] = state_.held_inputs.size();
+  emit("workflow_terminated", "/", std::move(data));
+  // No compensation: an operator terminates precisely when the workflow's own logic is not to be
+  // trusted any more. Compensations not yet run stay listed in `compensation` for the record.
+  outcomes_.clear();
+  cancel_all_nodes();
+  cancel_timer(state_.workflow_timer);
+  state_.paused = false;
+  state_.held_inputs.clear();
+  close_workflow(WorkflowStatus::terminated);
+}
+
+void Machine::on_pause(const Input& input) {
+  if (is_final(state_.status) || state_.paused || seen_before(input.id)) return;
+  step_.accepted = true;
+  emit("workflow_paused", "/", control_data(input));
+  state_.paused = true;
+}
+
+void Machine::on_resume(const Input& input) {
+  if (!state_.paused || seen_before(input.id)) return;
+  step_.accepted = true;
+  std::vector<json> held = std::move(state_.held_inputs);
+  state_.held_inputs.clear();
+  json data = control_data(input);
+  data["held_inputs"] = held.size();
+  emit("workflow_resumed", "/", std::move(data));
+  state_.paused = false;
+  // Each held input is applied at the time it arrived, as it would have been without the pause:
+  // deadlines that passed meanwhile have passed. Their events follow workflow_resumed in this step.
+  const std::int64_t resumed_ms = now_ms_;
+  for (const json& held_json : held) {
+    if (is_final(state_.status)) break;  // an earlier held input ended it; the rest no longer apply
+    const Input held_input = Input::from_json(held_json);
+    now_ms_ = held_input.time_ms;
+    apply_input(held_input);
+    drain();
+    update_status();
+  }
+  now_ms_ = resumed_ms;
+}
+
+void Machine::on_retry(const Input& input) {
+  const bool faulted = state_.status == WorkflowStatus::faulted && !state_.fault_path.empty();
+  const bool compensation_failed = state_.status == WorkflowStatus::compensation_failed &&
+                                   state_.compensation && !state_.compensation->failed.empty();
+  if ((!faulted && !compensation_failed) || seen_before(input.id)) return;
+  step_.accepted = true;
+  json data = control_data(input);
+  data["from"] = to_string(state_.status);
+  state_.closed_ms = 0;
+  if (compensation_failed) {
+    json references = json::array();
+    for (const auto& record : state_.compensation->failed) references.push_back(record.reference);
+    data["compensations"] = std::move(references);
+    emit("workflow_retried", "/", std::move(data));
+    state_.status = WorkflowStatus::compensating;
+    retry_compensations();
+    return;
+  }
+  data["task"] = definition_.task(state_.fault_path.front().task_id).reference;
+  emit("workflow_retried", "/", std::move(data));
+  state_.status = WorkflowStatus::running;
+  state_.error = nullptr;
+  if (definition_.timeout) {
+    // A fresh window from now: the old deadline may be long past, and retrying into an immediate
+    // timeout would make the retry useless.
+    Node scope;
+    scope.id = 0;
+    try {
+      const std::int64_t due_ms = now_ms_ + resolve_duration(*definition_.timeout, scope);
+      state_.workflow_timer = start_timer(TimerKind::workflow_timeout, due_ms, 0, 0, true, "/");
+    } catch (const ExpressionError& e) {
+      state_.fault_path.clear();
+      fail_workflow("faulted",
+                    make_error(error_types::expression, 400, "Invalid workflow timeout", e.what(), "/"));
+      return;
+    }
+  }
+  reopen_at_fault();
+}
+
+bool Machine::holdable(const Input& input) const {
+  const bool full = state_.held_inputs.size() >= limits_.held_inputs_max;
+  auto redelivered = [&](const std::string& id) {
+    if (id.empty()) return false;
+    const auto& ids = state_.recent_input_ids;
+    if (std::find(ids.begin(), ids.end(), id) != ids.end()) return true;
+    for (const json& held : state_.held_inputs)
+      if (held.value("id", "") == id) return true;
+    return false;
+  };
+  switch (input.type) {
+    // Only inputs that could still apply are held. One stale now stays stale: timer and activity
+    // ids are never reused and an attempt number only grows.
+    case Input::Type::timer_fired: return state_.timers.count(input.timer_id) != 0;
+    case Input::Type::activity_started:
+    case Input::Type::activity_completed:
+    case Input::Type::activity_failed:
+    case Input::Type::activity_heartbeat: {
+      auto it = state_.activities.find(input.activity_id);
+      if (it == state_.activities.end()) return false;
+      const PendingActivity& activity = it->second;
+      if (activity.attempt != input.attempt || activity.retry_timer != 0) return false;
+      if (input.type == Input::Type::activity_started && activity.started_ms != 0) return false;
+      return !(full && input.type == Input::Type::activity_heartbeat);
+    }
+    case Input::Type::signal: return !full && !redelivered(input.id);
+    case Input::Type::cancel: return !redelivered(input.id);
+    default: return false;
+  }
+}
+
+void Machine::hold(const Input& input) {
+  if (!holdable(input)) return;
+  step_.accepted = true;
+  json record = input.to_json();
+  emit("input_held", "/", json{{"input", record}});
+  state_.held_inputs.push_back(std::move(record));
+}
+
 Event& Machine::emit(std::string type, std::string reference, json data) {
   Event event;
   event.seq = ++state_.history_length;
@@ -424,7 +609,7 @@ void Machine::dispatch(Outcome& outcome) {
   }
   if (outcome.parent == root_parent) {
     if (outcome.ok) complete_workflow(std::move(outcome.output));
-    else fail_workflow("faulted", std::move(outcome.error));
+    else fail_workflow("faulted", std::move(outcome.error), std::move(outcome.trail));
     return;
   }
   if (outcome.parent == compensation_parent) {

@@ -33,6 +33,9 @@ class Machine {
     json output;
     WorkflowError error;
     FlowDirective directive;
+    // A failure only: copies of the nodes it has unwound so far, the failing task first. When it
+    // reaches the root they become WorkflowState::fault_path, from which a retry re-opens the tree.
+    std::vector<Node> trail;
   };
 
   // Inputs (machine.cpp).
@@ -40,6 +43,28 @@ class Machine {
   void on_timer(const Input& input);
   void on_signal(const Input& input);
   void on_cancel(const Input& input);
+  // Applies one non-control input to an unpaused workflow.
+  void apply_input(const Input& input);
+
+  // Operator controls (machine.cpp). Each returns with step_.accepted false when it does not apply.
+  void on_control(const Input& input);
+  void on_terminate(const Input& input);
+  void on_pause(const Input& input);
+  void on_resume(const Input& input);
+  void on_retry(const Input& input);
+  // Records a non-control input that arrived while paused, unless it is stale or a redelivery.
+  void hold(const Input& input);
+  bool holdable(const Input& input) const;
+  json control_data(const Input& input) const;
+
+  // Retry of a faulted workflow: rebuild the tree from WorkflowState::fault_path (machine_tasks.cpp).
+  void reopen_at_fault();
+  void link_child(Node& parent, std::int64_t child_id, int child_task_id);
+  bool rearm_task_timeout(std::int64_t node_id);
+  void restart_fork_branches(std::int64_t fork_id, int failing_task_id);
+  void rerun_task(const Node& origin);
+  // Retry of compensation_failed: run the failed compensations again (machine_saga.cpp).
+  void retry_compensations();
   // Records `input_id` among the recent ones; true when it was already there (a redelivery).
   bool seen_before(const std::string& input_id);
 
@@ -68,13 +93,15 @@ class Machine {
   void on_list_outcome(Node& list, Outcome& outcome);
   // Returns the id of the task's node (which may already be finished and erased).
   std::int64_t start_task(const Task& task, std::int64_t parent, json raw_input, json vars = json::object());
+  // The second half of start_task, once the node's input exists: task_started, timeout, body.
+  void begin_task(Node& node, const Task& task);
   void run_task_body(Node& node, const Task& task);
   void finish_task(Node& node, json raw_output, FlowDirective directive);
-  void fault_task(Node& node, WorkflowError error);
+  void fault_task(Node& node, WorkflowError error, std::vector<Node> trail = {});
   void on_task_outcome(Node& node, Outcome& outcome);
   void start_for_iteration(Node& node, json data);
   void on_fork_outcome(Node& node, Outcome& outcome);
-  void on_try_fault(Node& node, const WorkflowError& error);
+  void on_try_fault(Node& node, Outcome& outcome);
   void start_switch(Node& node, const SwitchTask& body);
   void start_listen(Node& node);
   bool offer_signal(Node& node, const json& signal);
@@ -104,10 +131,12 @@ class Machine {
 
   // Workflow outcome and the saga (machine_saga.cpp).
   void complete_workflow(json output);
-  void fail_workflow(const std::string& cause, WorkflowError error);
+  void fail_workflow(const std::string& cause, WorkflowError error, std::vector<Node> fault_path = {});
   void next_compensation();
   void on_compensation_outcome(Outcome& outcome);
   void finalize(WorkflowStatus status, const std::string& event_type, json data);
+  // Sets the final status and tells the runtime (the workflow_closed command).
+  void close_workflow(WorkflowStatus status);
 
   const Definition& definition_;
   WorkflowState& state_;

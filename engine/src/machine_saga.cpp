@@ -23,7 +23,7 @@ void Machine::complete_workflow(json output) {
   finalize(WorkflowStatus::completed, "workflow_completed", json{{"output", std::move(output)}});
 }
 
-void Machine::fail_workflow(const std::string& cause, WorkflowError error) {
+void Machine::fail_workflow(const std::string& cause, WorkflowError error, std::vector<Node> fault_path) {
   assert(!state_.compensation);
   outcomes_.clear();  // whatever else was about to happen is moot
   cancel_all_nodes();
@@ -33,6 +33,8 @@ void Machine::fail_workflow(const std::string& cause, WorkflowError error) {
     const WorkflowStatus status = cause == "timed_out"   ? WorkflowStatus::timed_out
                                   : cause == "cancelled" ? WorkflowStatus::cancelled
                                                          : WorkflowStatus::faulted;
+    // Kept for an operator's retry, which re-opens the workflow where it failed.
+    if (status == WorkflowStatus::faulted) state_.fault_path = std::move(fault_path);
     finalize(status, "workflow_" + std::string(to_string(status)), json{{"error", state_.error}});
     return;
   }
@@ -53,6 +55,7 @@ void Machine::next_compensation() {
   CompensationState& compensation = *state_.compensation;
   if (compensation.remaining.empty()) {
     compensation.current_reference.clear();
+    compensation.current = CompensationRecord{};
     const bool ok = compensation.failures.empty();
     json data{{"cause", compensation.cause}, {"error", state_.error}};
     if (!ok) data["failures"] = compensation.failures;
@@ -63,6 +66,7 @@ void Machine::next_compensation() {
   CompensationRecord record = std::move(compensation.remaining.front());
   compensation.remaining.erase(compensation.remaining.begin());
   compensation.current_reference = record.reference;
+  compensation.current = record;
   emit("compensation_started", record.reference, json{{"input", record.output}});
   const Task& task = definition_.task(record.task_id);
   // A compensation receives the output of the task it undoes as its input.
@@ -78,17 +82,32 @@ void Machine::on_compensation_outcome(Outcome& outcome) {
     // would only widen what an operator has to repair by hand.
     const json error = outcome.error.to_json();
     compensation.failures.push_back(json{{"task", compensation.current_reference}, {"error", error}});
+    compensation.failed.push_back(compensation.current);
     emit("compensation_failed", compensation.current_reference, json{{"error", error}});
   }
+  next_compensation();
+}
+
+// Retry of compensation_failed: the compensations that failed run again, in the order they ran
+// (newest first), each with its own retry policy; those that succeeded are not repeated.
+void Machine::retry_compensations() {
+  CompensationState& compensation = *state_.compensation;
+  compensation.remaining = std::move(compensation.failed);
+  compensation.failed.clear();
+  compensation.failures = json::array();
   next_compensation();
 }
 
 void Machine::finalize(WorkflowStatus status, const std::string& event_type, json data) {
   outcomes_.clear();
   cancel_timer(state_.workflow_timer);
+  emit(event_type, "/", std::move(data));
+  close_workflow(status);
+}
+
+void Machine::close_workflow(WorkflowStatus status) {
   state_.status = status;
   state_.closed_ms = now_ms_;
-  emit(event_type, "/", std::move(data));
   Command command;
   command.type = Command::Type::workflow_closed;
   command.status = status;

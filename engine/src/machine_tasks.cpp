@@ -30,7 +30,7 @@ void Machine::start_list(const TaskList& list, std::int64_t parent, json input, 
   if (list.tasks.empty()) {
     const std::int64_t id = node.id;
     state_.nodes.erase(id);
-    push({parent, id, true, std::move(input), {}, {}});
+    push({parent, id, true, std::move(input), {}, {}, {}});
     return;
   }
   start_task(*list.tasks.front(), node.id, std::move(input));
@@ -41,8 +41,9 @@ void Machine::on_list_outcome(Node& list_node, Outcome& outcome) {
   const std::int64_t id = list_node.id;
   const std::int64_t parent = list_node.parent;
   if (!outcome.ok) {
+    outcome.trail.push_back(list_node);
     state_.nodes.erase(id);
-    push({parent, id, false, {}, std::move(outcome.error), {}});
+    push({parent, id, false, {}, std::move(outcome.error), {}, std::move(outcome.trail)});
     return;
   }
   const TaskList& list = definition_.list(list_node.list_ref);
@@ -56,7 +57,7 @@ void Machine::on_list_outcome(Node& list_node, Outcome& outcome) {
   if (next < 0 || next >= static_cast<int>(list.tasks.size())) {
     if (Node* owner = find_node(parent)) owner->child = 0;
     state_.nodes.erase(id);
-    push({parent, id, true, std::move(outcome.output), {}, {}});
+    push({parent, id, true, std::move(outcome.output), {}, {}, {}});
     return;
   }
   list_node.index = next;
@@ -76,7 +77,7 @@ std::int64_t Machine::start_task(const Task& task, std::int64_t parent, json raw
       emit("task_skipped", task.reference);
       json output = std::move(node.raw_input);
       state_.nodes.erase(id);
-      push({parent, id, true, std::move(output), {}, {}});
+      push({parent, id, true, std::move(output), {}, {}, {}});
       return id;
     }
     // The raw input is only needed until the task's own input exists; dropping it keeps the
@@ -85,9 +86,16 @@ std::int64_t Machine::start_task(const Task& task, std::int64_t parent, json raw
     node.raw_input = nullptr;
   } catch (const ExpressionError& e) {
     emit("task_started", task.reference, json{{"input", node.raw_input}});
+    node.phase = "input";  // tells a retry to evaluate the input again from raw_input
     fault_task(node, expression_error(node, e.what()));
     return id;
   }
+  begin_task(node, task);
+  return id;
+}
+
+void Machine::begin_task(Node& node, const Task& task) {
+  const std::int64_t id = node.id;
   emit("task_started", task.reference, json{{"input", node.input}});
   try {
     if (task.timeout)
@@ -98,7 +106,6 @@ std::int64_t Machine::start_task(const Task& task, std::int64_t parent, json raw
     // The node may be gone already if the body finished before the failing evaluation.
     if (Node* still = find_node(id)) fault_task(*still, expression_error(*still, e.what()));
   }
-  return id;
 }
 
 void Machine::run_task_body(Node& node, const Task& task) {
@@ -183,10 +190,11 @@ void Machine::finish_task(Node& node, json raw_output, FlowDirective directive) 
   const std::int64_t id = node.id;
   const std::int64_t parent = node.parent;
   state_.nodes.erase(id);
-  push({parent, id, true, std::move(output), {}, directive});
+  push({parent, id, true, std::move(output), {}, directive, {}});
 }
 
-void Machine::fault_task(Node& node, WorkflowError error) {
+void Machine::fault_task(Node& node, WorkflowError error, std::vector<Node> trail) {
+  trail.push_back(node);  // as it is before its children are cancelled: a retry restarts from here
   const Task& task = task_of(node);
   if (error.instance.empty()) error.instance = task.reference;
   const std::int64_t id = node.id;
@@ -201,7 +209,7 @@ void Machine::fault_task(Node& node, WorkflowError error) {
   cancel_timer(self.timeout_timer);
   emit("task_faulted", task.reference, json{{"error", error.to_json()}});
   state_.nodes.erase(id);
-  push({parent, id, false, {}, std::move(error), {}});
+  push({parent, id, false, {}, std::move(error), {}, std::move(trail)});
 }
 
 void Machine::on_task_outcome(Node& node, Outcome& outcome) {
@@ -212,11 +220,11 @@ void Machine::on_task_outcome(Node& node, Outcome& outcome) {
     return;
   }
   if (std::holds_alternative<TryTask>(task.body) && !outcome.ok && node.phase == "try") {
-    on_try_fault(node, outcome.error);
+    on_try_fault(node, outcome);
     return;
   }
   if (!outcome.ok) {
-    fault_task(node, std::move(outcome.error));
+    fault_task(node, std::move(outcome.error), std::move(outcome.trail));
     return;
   }
   if (std::holds_alternative<ForTask>(task.body)) {
@@ -261,7 +269,7 @@ void Machine::on_fork_outcome(Node& node, Outcome& outcome) {
   assert(branch < node.children.size());
   node.children[branch] = 0;
   if (!outcome.ok) {
-    fault_task(node, std::move(outcome.error));  // cancels the other branches
+    fault_task(node, std::move(outcome.error), std::move(outcome.trail));  // cancels the other branches
     return;
   }
   if (body.compete) {
@@ -277,7 +285,8 @@ void Machine::on_fork_outcome(Node& node, Outcome& outcome) {
   if (--node.remaining == 0) finish_task(node, node.results, task_of(node).then);
 }
 
-void Machine::on_try_fault(Node& node, const WorkflowError& error) {
+void Machine::on_try_fault(Node& node, Outcome& outcome) {
+  const WorkflowError& error = outcome.error;
   const auto& body = std::get<TryTask>(task_of(node).body);
   const Catch& c = body.catch_;
   const json error_json = error.to_json();
@@ -312,7 +321,7 @@ void Machine::on_try_fault(Node& node, const WorkflowError& error) {
   // fallback runs instead.
   if (!caught || (c.retry && !c.do_)) {
     node.vars = saved_vars;
-    fault_task(node, error);
+    fault_task(node, error, std::move(outcome.trail));
     return;
   }
   emit("task_error_caught", task_of(node).reference, json{{"error", error_json}, {"attempt", node.attempt}});
@@ -399,6 +408,95 @@ bool Machine::offer_signal(Node& node, const json& signal) {
     fault_task(node, expression_error(node, e.what()));
   }
   return true;
+}
+
+// Retry of a faulted workflow. fault_path holds copies of the nodes the fault unwound, the failing
+// task first and the root list last. The ancestors come back as they were (same ids, same list
+// positions, same loop and fork progress), so tasks that completed are not run again; the failing
+// task runs again with the input it had. What the fault cancelled on the way up is restarted: fork
+// branches that were still running start over, and task timeouts get a fresh window from now.
+void Machine::reopen_at_fault() {
+  std::vector<Node> path = std::move(state_.fault_path);
+  state_.fault_path.clear();
+  assert(path.size() >= 2 && path.back().parent == root_parent);
+  for (std::size_t k = 1; k < path.size(); ++k) {
+    assert(path[k - 1].parent == path[k].id);
+    Node node = path[k];
+    // The fault cancelled these; the links to children are set again as each child comes back.
+    node.child = 0;
+    node.timer_id = 0;
+    node.timeout_timer = 0;
+    node.activity_id = 0;
+    const bool inserted = state_.nodes.emplace(node.id, std::move(node)).second;
+    assert(inserted);
+    (void)inserted;
+  }
+  for (std::size_t k = 2; k < path.size(); ++k)
+    link_child(*find_node(path[k].id), path[k - 1].id, path[k - 1].task_id);
+  for (std::size_t k = path.size() - 1; k >= 1; --k)
+    if (!rearm_task_timeout(path[k].id)) return;  // it faulted, taking the rest of the path with it
+  for (std::size_t k = path.size() - 1; k >= 1; --k)
+    if (path[k].kind == Node::Kind::task && std::holds_alternative<ForkTask>(task_of(path[k]).body))
+      restart_fork_branches(path[k].id, path[k - 1].task_id);
+  rerun_task(path.front());
+}
+
+void Machine::link_child(Node& parent, std::int64_t child_id, int child_task_id) {
+  if (parent.kind == Node::Kind::task) {
+    if (const auto* fork = std::get_if<ForkTask>(&task_of(parent).body)) {
+      for (std::size_t i = 0; i < fork->branches->tasks.size(); ++i)
+        if (fork->branches->tasks[i]->id == child_task_id) parent.children[i] = child_id;
+      return;
+    }
+  }
+  parent.child = child_id;  // a list's running task, or a do/try/for's list, or a function's body
+}
+
+bool Machine::rearm_task_timeout(std::int64_t node_id) {
+  Node* node = find_node(node_id);
+  if (node == nullptr || node->kind != Node::Kind::task || !task_of(*node).timeout) return true;
+  const Task& task = task_of(*node);
+  try {
+    const std::int64_t due_ms = now_ms_ + resolve_duration(*task.timeout, *node);
+    node->timeout_timer = start_timer(TimerKind::task_timeout, due_ms, node->id, 0, true, task.reference);
+  } catch (const ExpressionError& e) {
+    fault_task(*node, expression_error(*node, e.what()));
+    return false;
+  }
+  return true;
+}
+
+void Machine::restart_fork_branches(std::int64_t fork_id, int failing_task_id) {
+  const auto& body = std::get<ForkTask>(task_of(*find_node(fork_id)).body);
+  for (std::size_t i = 0; i < body.branches->tasks.size(); ++i) {
+    Node* fork = find_node(fork_id);
+    if (fork == nullptr) return;  // a restarted branch faulted at once and took the fork down
+    // A non-zero slot is a branch the fault cancelled while it ran; zero means it had finished.
+    const Task& branch = *body.branches->tasks[i];
+    if (fork->children[i] == 0 || branch.id == failing_task_id) continue;
+    fork->children[i] = 0;
+    const json input = fork->input;
+    const std::int64_t child = start_task(branch, fork_id, input);
+    if (Node* again = find_node(fork_id)) again->children[i] = child;
+  }
+}
+
+void Machine::rerun_task(const Node& origin) {
+  const Task& task = definition_.task(origin.task_id);
+  assert(find_node(origin.parent) != nullptr);
+  if (origin.phase == "input") {
+    // Its input.from failed, so the task never had an input: evaluate it again.
+    const std::int64_t id = start_task(task, origin.parent, origin.raw_input, origin.vars);
+    if (Node* parent = find_node(origin.parent)) link_child(*parent, id, task.id);
+    return;
+  }
+  Node& node = add_node(Node::Kind::task, origin.parent);
+  node.task_id = origin.task_id;
+  node.vars = origin.vars;
+  node.started_ms = now_ms_;
+  node.input = origin.input;
+  link_child(*find_node(origin.parent), node.id, task.id);
+  begin_task(node, task);
 }
 
 }  // namespace flightplan::engine::detail

@@ -50,10 +50,13 @@ ReplayResult replay(const Definition& definition, const History& history, const 
   std::vector<Event> produced;
   // Feed back exactly the inputs the history recorded, in order. Each accepted input's events are
   // compared with the recorded ones at the same positions.
-  for (const Event& recorded : history.events) {
-    if (!is_input_event(recorded.type)) continue;
+  for (std::size_t index = 0; index < history.events.size(); ++index) {
+    const Event& recorded = history.events[index];
+    // An input event an earlier input produced is not fed back: it was compared already. (A resume
+    // applies the inputs held during a pause, so their records follow workflow_resumed in its step.)
+    if (!is_input_event(recorded.type) || index < produced.size()) continue;
     const std::size_t at = produced.size();
-    if (at < history.events.size() && history.events[at].seq != recorded.seq) {
+    if (at != index) {
       // The previous input produced fewer events than were recorded before this one.
       result.divergence = Divergence{at, history.events[at].to_json(), nullptr,
                                      "replay produced fewer events than recorded before input event " +

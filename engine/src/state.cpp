@@ -238,12 +238,23 @@ json WorkflowState::to_json() const {
                                {"remaining", std::move(remaining)},
                                {"current_reference", compensation->current_reference},
                                {"failures", compensation->failures}};
+    if (compensation->current.task_id >= 0)
+      out["compensation"]["current"] = record_to_json(compensation->current);
+    if (!compensation->failed.empty()) {
+      json failed = json::array();
+      for (const auto& record : compensation->failed) failed.push_back(record_to_json(record));
+      out["compensation"]["failed"] = std::move(failed);
+    }
   }
   out["signals"] = signals;
   if (!recent_input_ids.empty()) out["recent_input_ids"] = recent_input_ids;
   if (!correlation_id.empty()) out["correlation_id"] = correlation_id;
   if (paused) out["paused"] = true;
   if (!held_inputs.empty()) out["held_inputs"] = held_inputs;
+  if (!fault_path.empty()) {
+    json& path_json = out["fault_path"] = json::array();
+    for (const auto& node : fault_path) path_json.push_back(node_to_json(node));
+  }
   return out;
 }
 
@@ -286,12 +297,15 @@ WorkflowState WorkflowState::from_json(const json& in) {
     for (const auto& r : it->at("remaining")) c.remaining.push_back(record_from_json(r));
     c.current_reference = it->at("current_reference").get<std::string>();
     c.failures = it->at("failures");
+    if (auto current = it->find("current"); current != it->end()) c.current = record_from_json(*current);
+    for (const auto& r : get_json(*it, "failed", json::array())) c.failed.push_back(record_from_json(r));
     s.compensation = std::move(c);
   }
   for (const auto& signal : get_json(in, "signals", json::array())) s.signals.push_back(signal);
   s.recent_input_ids = get(in, "recent_input_ids", std::vector<std::string>{});
   s.paused = get(in, "paused", false);
   for (const auto& held : get_json(in, "held_inputs", json::array())) s.held_inputs.push_back(held);
+  for (const auto& n : get_json(in, "fault_path", json::array())) s.fault_path.push_back(node_from_json(n));
   return s;
 }
 

@@ -100,13 +100,17 @@ struct Step {
 struct EngineLimits {
   std::int64_t history_events_max = 100'000;  // beyond it the workflow faults: runaway loop
   std::size_t buffered_signals_max = 1000;
-  std::size_t recent_input_ids_max = 64;  // signal/cancel ids remembered to drop redeliveries
+  std::size_t recent_input_ids_max = 64;  // signal/cancel/control ids remembered to drop redeliveries
+  // Inputs held while paused. Past it heartbeats and signals are not accepted; activity results,
+  // timer firings and cancellations are always held, since dropping them would lose work.
+  std::size_t held_inputs_max = 10'000;
   std::int64_t default_start_to_close_ms = 10 * 60 * 1000;  // when an activity call sets no deadline
 };
 
 // Applies one input. `state` is updated in place; on an exception (an engine bug: invariant broken)
 // the caller must discard it. A start input on a non-pending state, or any other input on a pending
-// or finished one, is not accepted.
+// or finished one, is not accepted; the one exception is a retry, which re-opens a faulted or
+// compensation_failed workflow (docs/engine.md, "Operator controls").
 Step apply(const Definition& definition, WorkflowState& state, const Input& input,
            const EngineLimits& limits = {});
 

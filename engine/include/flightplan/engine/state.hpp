@@ -76,7 +76,7 @@ struct Node {
   std::int64_t first_attempt_ms = 0;
   std::int64_t activity_id = 0;    // call: the activity in flight
   std::int64_t timer_id = 0;       // wait / try_retry timer
-  std::string phase;               // try: "try", "retry_wait", "catch"
+  std::string phase;               // try: "try", "retry_wait", "catch"; "input": its input.from failed
   std::vector<std::int64_t> children;  // fork branches (task nodes), 0 once finished
   nlohmann::json results;          // fork outputs / listen consumed events / for items
   int remaining = 0;               // fork: branches still running; listen(all): filters unmatched
@@ -123,7 +123,9 @@ struct CompensationState {
   std::string cause;  // "faulted", "timed_out", "cancelled"
   std::vector<CompensationRecord> remaining;  // newest first
   std::string current_reference;
+  CompensationRecord current;  // the compensation running now (task_id -1 when none)
   nlohmann::json failures = nlohmann::json::array();
+  std::vector<CompensationRecord> failed;  // the records behind `failures`, same order: what a retry re-runs
 };
 
 struct WorkflowState {
@@ -149,10 +151,12 @@ struct WorkflowState {
   std::vector<CompensationRecord> compensable;  // completion order
   std::optional<CompensationState> compensation;
   std::vector<nlohmann::json> signals;  // received, not yet consumed (bounded)
-  std::vector<std::string> recent_input_ids;  // ids of the last signals/cancellations (bounded)
+  std::vector<std::string> recent_input_ids;  // ids of the last signals/cancels/controls (bounded)
   bool paused = false;                        // an operator paused it: inputs are held, not applied
   std::vector<nlohmann::json> held_inputs;    // Input JSON received while paused, in arrival order
-
+  // Kept only while the status is `faulted`: the nodes the fault unwound, the failing task first and
+  // the root list last, as they were when the fault reached them. A retry rebuilds the tree from them.
+  std::vector<Node> fault_path;
 
   nlohmann::json to_json() const;
   static WorkflowState from_json(const nlohmann::json& value);
