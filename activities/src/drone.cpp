@@ -1,13 +1,16 @@
 // drone.*: the simulated drone fleet. Ten drones wait at one hangar; drone.schedule assigns the
-// lowest-numbered free one and plans hangar -> pickup (60 s handling) -> drop-off along straight legs.
-// A drone stays assigned until drone.release, even after it has landed: releasing is the workflow's
-// job, and the fleet running dry is a failure mode worth simulating. Every flight starts at the
-// hangar (a released drone is assumed to fly home out of band).
+// lowest-numbered free one and plans hangar -> pickup (60 s handling) -> drop-off along straight legs
+// (the maths is the shared flight model, flightplan/activities/flight.hpp). drone.reschedule
+// re-plans the rest of a flight from where the drone is. A drone stays assigned until drone.release,
+// even after it has landed: releasing is the workflow's job, and the fleet running dry is a failure
+// mode worth simulating. Every flight starts at the hangar (a released drone is assumed to fly home
+// out of band).
 #include "failures.hpp"
 #include "rules.hpp"
 #include "service.hpp"
 #include "time_format.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -21,8 +24,6 @@ constexpr GeoPoint hangar_location{47.6205, -122.3493, 0.0};
 constexpr std::size_t fleet_size = 10;
 constexpr double cruise_speed_meters_per_second = 15.0;
 constexpr double expedited_speed_meters_per_second = 20.0;
-constexpr std::int64_t handling_ms = 60'000;
-constexpr double cruise_altitude_meters = 120.0;
 
 std::string drone_name(std::size_t index) {
   char name[16];
@@ -30,80 +31,55 @@ std::string drone_name(std::size_t index) {
   return name;
 }
 
-// Invariant: start_ms <= pickup_eta_ms <= departure_ms <= delivery_eta_ms.
 struct Flight {
-  std::string drone_id;
-  GeoPoint pickup;
-  GeoPoint dropoff;
-  double distance_meters = 0.0;
-  std::int64_t start_ms = 0;
-  std::int64_t pickup_eta_ms = 0;
-  std::int64_t departure_ms = 0;  // pickup_eta_ms plus handling
-  std::int64_t delivery_eta_ms = 0;
+  FlightPlan plan;
+  PackageInfo package;
   std::optional<std::int64_t> released_ms;
 };
 
-Flight plan_flight(std::string drone_id, const GeoPoint& pickup, const GeoPoint& dropoff, bool expedited,
-                   std::int64_t now_ms) {
-  const double speed = expedited ? expedited_speed_meters_per_second : cruise_speed_meters_per_second;
-  const double to_pickup_m = haversine_meters(hangar_location, pickup);
-  const double to_dropoff_m = haversine_meters(pickup, dropoff);
-  Flight flight{std::move(drone_id), pickup, dropoff, to_pickup_m + to_dropoff_m, now_ms, 0, 0, 0,
-                std::nullopt};
-  flight.pickup_eta_ms = now_ms + travel_ms(to_pickup_m, speed);
-  flight.departure_ms = flight.pickup_eta_ms + handling_ms;
-  flight.delivery_eta_ms = flight.departure_ms + travel_ms(to_dropoff_m, speed);
-  return flight;
-}
-
-// A drone on a leg: on the ground at `from` until `start_ms`, airborne at cruise altitude strictly
-// between the two instants, on the ground at `to` from `end_ms`.
-GeoPoint on_leg(const GeoPoint& from, const GeoPoint& to, std::int64_t start_ms, std::int64_t end_ms,
-                std::int64_t at_ms) {
-  if (at_ms <= start_ms) return from;
-  if (at_ms >= end_ms) return to;
-  GeoPoint point =
-      interpolate(from, to, static_cast<double>(at_ms - start_ms) / static_cast<double>(end_ms - start_ms));
-  point.altitude = cruise_altitude_meters;
-  return point;
-}
-
-struct Position {
-  const char* stage;
-  GeoPoint location;
-};
-
-// Where the flight is at `at_ms` if nobody interrupts it. Handling at the pickup counts as heading
-// to the drop-off: the package is already with the drone.
-Position planned_position(const Flight& flight, std::int64_t at_ms) {
-  if (at_ms < flight.pickup_eta_ms) {
-    return {"HeadedToPickup", on_leg(hangar_location, flight.pickup, flight.start_ms, flight.pickup_eta_ms, at_ms)};
-  }
-  if (at_ms < flight.delivery_eta_ms) {
-    return {"HeadedToDropoff",
-            on_leg(flight.pickup, flight.dropoff, flight.departure_ms, flight.delivery_eta_ms, at_ms)};
-  }
-  return {"Completed", flight.dropoff};
-}
-
 // A release before landing cancels the flight; the last known location is where it was released.
-Position tracked_position(const Flight& flight, std::int64_t at_ms) {
+nlohmann::json tracked_position(const Flight& flight, std::int64_t at_ms) {
   const auto released_ms = flight.released_ms;
-  if (released_ms && *released_ms < flight.delivery_eta_ms && at_ms >= *released_ms) {
-    return {"Cancelled", planned_position(flight, *released_ms).location};
-  }
-  return planned_position(flight, at_ms);
+  const bool cancelled = released_ms && *released_ms < flight.plan.delivery_eta_ms && at_ms >= *released_ms;
+  const FlightPosition position = position_at(flight.plan, cancelled ? *released_ms : at_ms);
+  return {{"stage", cancelled ? std::string_view("Cancelled") : to_string(position.stage)},
+          {"lastKnownLocation", to_json(position.location)},
+          {"pickupEta", format_rfc3339(position.pickup_eta_ms)},
+          {"deliveryEta", format_rfc3339(position.delivery_eta_ms)}};
+}
+
+// What drone.schedule and drone.reschedule report about a plan, seen from `now_ms`.
+nlohmann::json route_output(const std::string& delivery_id, const FlightPlan& plan, std::int64_t now_ms) {
+  nlohmann::json out{{"droneId", plan.vehicle_id}, {"deliveryId", delivery_id}};
+  out.update(to_json(plan));
+  out["distanceMeters"] = std::llround(remaining_meters(plan, now_ms));
+  out["flightSeconds"] = static_cast<double>(plan.delivery_eta_ms - now_ms) / 1000.0;
+  return out;
+}
+
+// The drone reports its landing to the workflow; `plan` tells a stale report from the current one.
+void signal_landing(Call& call, const std::string& workflow_id, const std::string& delivery_id,
+                    const FlightPlan& plan) {
+  if (workflow_id.empty()) return;
+  call.signals.push_back(Signal{workflow_id,
+                                "delivered",
+                                {{"deliveryId", delivery_id},
+                                 {"droneId", plan.vehicle_id},
+                                 {"plan", plan.number},
+                                 {"deliveredAt", format_rfc3339(plan.delivery_eta_ms)}},
+                                plan.delivery_eta_ms - call.request.now_ms});
 }
 
 class DroneService : public Service {
  public:
   ActivityResult schedule(Call& call);
+  ActivityResult reschedule(Call& call);
   ActivityResult release(Call& call);
   ActivityResult track(Call& call);
 
  private:
   std::optional<std::size_t> drone_flying(const std::string& delivery_id) const;
-  std::optional<std::size_t> free_drone() const;
+  std::optional<std::size_t> free_drone() const { return drone_flying(""); }
 
   // The delivery each drone is assigned to, or "" when it is free.
   std::array<std::string, fleet_size> delivery_by_drone_;
@@ -118,13 +94,12 @@ std::optional<std::size_t> DroneService::drone_flying(const std::string& deliver
   return std::nullopt;
 }
 
-std::optional<std::size_t> DroneService::free_drone() const { return drone_flying(""); }
-
 ActivityResult DroneService::schedule(Call& call) {
   const Args& args = call.args;
   const std::string delivery_id = args.text("deliveryId");
   const std::string workflow_id = args.optional_text("workflowId").value_or(call.request.workflow_id);
   const GeoPoint pickup = args.location("pickupLocation");
+  const auto pickup_time_ms = args.optional_time_ms("pickupTime");
   const GeoPoint dropoff = args.location("dropOffLocation");
   const PackageInfo package = read_package_info(args, "packageInfo");
   const bool expedited = args.flag("expedited", false);
@@ -140,24 +115,56 @@ ActivityResult DroneService::schedule(Call& call) {
     return unavailable("the flight log is full", false);
   }
 
-  const Flight flight = plan_flight(drone_name(*drone), pickup, dropoff, expedited, call.request.now_ms);
+  RouteSpec spec;
+  spec.vehicle_id = drone_name(*drone);
+  spec.origin = hangar_location;
+  spec.pickup = pickup;
+  spec.dropoff = dropoff;
+  spec.pickup_not_before_ms = pickup_time_ms;
+  spec.speed_meters_per_second =
+      expedited ? expedited_speed_meters_per_second : cruise_speed_meters_per_second;
+  const FlightPlan plan = plan_route(spec, call.request.now_ms);
   delivery_by_drone_[*drone] = delivery_id;
-  flights_.insert_or_assign(delivery_id, flight);
-  const std::int64_t flight_ms = flight.delivery_eta_ms - flight.start_ms;
-  if (!workflow_id.empty()) {
-    call.signals.push_back(Signal{workflow_id,
-                                  "delivered",
-                                  {{"deliveryId", delivery_id},
-                                   {"droneId", flight.drone_id},
-                                   {"deliveredAt", format_rfc3339(flight.delivery_eta_ms)}},
-                                  flight_ms});
+  flights_.insert_or_assign(delivery_id, Flight{plan, package, std::nullopt});
+  signal_landing(call, workflow_id, delivery_id, plan);
+  return ActivityResult::success(route_output(delivery_id, plan, call.request.now_ms));
+}
+
+ActivityResult DroneService::reschedule(Call& call) {
+  const Args& args = call.args;
+  const std::string delivery_id = args.text("deliveryId");
+  const std::string workflow_id = args.optional_text("workflowId").value_or(call.request.workflow_id);
+  const RouteChange change{args.optional_location("pickupLocation"), args.optional_time_ms("pickupTime"),
+                           args.optional_location("dropOffLocation")};
+  const auto it = flights_.find(delivery_id);
+  if (it == flights_.end()) return not_found("no drone flight for delivery '" + delivery_id + "'");
+  Flight& flight = it->second;
+  if (flight.released_ms) {
+    return conflict(flight.plan.vehicle_id + " was released from delivery '" + delivery_id + "'");
   }
-  return ActivityResult::success({{"droneId", flight.drone_id},
-                                  {"deliveryId", delivery_id},
-                                  {"pickupEta", format_rfc3339(flight.pickup_eta_ms)},
-                                  {"deliveryEta", format_rfc3339(flight.delivery_eta_ms)},
-                                  {"distanceMeters", std::llround(flight.distance_meters)},
-                                  {"flightSeconds", static_cast<double>(flight_ms) / 1000.0}});
+  const std::int64_t now_ms = call.request.now_ms;
+  const Replan replan = replan_route(flight.plan, change, now_ms);
+  std::optional<std::string> refusal;
+  if (!replan.applied) refusal = replan.reason;
+  // A new drop-off may be out of the drone's reach: the flight then goes on as planned.
+  if (replan.applied && change.dropoff) {
+    const double last_leg_m = haversine_meters(replan.plan.departure_point, replan.plan.dropoff);
+    if (const auto reason = third_party_reason(flight.package, last_leg_m)) refusal = *reason;
+  }
+  const bool replanned = !refusal && replan.plan.number != flight.plan.number;
+  if (replanned) {
+    flight.plan = replan.plan;
+    signal_landing(call, workflow_id, delivery_id, flight.plan);
+  }
+  return ActivityResult::success(
+      {{"deliveryId", delivery_id},
+       {"droneId", flight.plan.vehicle_id},
+       {"replanned", replanned},
+       {"changed",
+        refusal ? nlohmann::json::object() : applied_route_changes(call.request.arguments, replan.ignored)},
+       {"ignored", replan.ignored},
+       {"reason", refusal ? nlohmann::json(*refusal) : nlohmann::json(nullptr)},
+       {"route", route_output(delivery_id, flight.plan, now_ms)}});
 }
 
 ActivityResult DroneService::release(Call& call) {
@@ -184,13 +191,10 @@ ActivityResult DroneService::track(Call& call) {
   const auto it = flights_.find(delivery_id);
   if (it == flights_.end()) return not_found("no drone flight for delivery '" + delivery_id + "'");
   const Flight& flight = it->second;
-  const Position position = tracked_position(flight, call.request.now_ms);
-  return ActivityResult::success({{"deliveryId", delivery_id},
-                                  {"droneId", flight.drone_id},
-                                  {"stage", position.stage},
-                                  {"lastKnownLocation", to_json(position.location)},
-                                  {"pickupEta", format_rfc3339(flight.pickup_eta_ms)},
-                                  {"deliveryEta", format_rfc3339(flight.delivery_eta_ms)}});
+  nlohmann::json out{
+      {"deliveryId", delivery_id}, {"droneId", flight.plan.vehicle_id}, {"plan", flight.plan.number}};
+  out.update(tracked_position(flight, call.request.now_ms));
+  return ActivityResult::success(std::move(out));
 }
 
 }  // namespace
@@ -198,6 +202,7 @@ ActivityResult DroneService::track(Call& call) {
 void register_drone_activities(ActivityRegistry& registry) {
   const auto service = std::make_shared<DroneService>();
   add_service_activity(registry, "drone.schedule", service, &DroneService::schedule);
+  add_service_activity(registry, "drone.reschedule", service, &DroneService::reschedule);
   add_service_activity(registry, "drone.release", service, &DroneService::release);
   add_service_activity(registry, "drone.track", service, &DroneService::track);
 }

@@ -30,8 +30,12 @@ GeoPoint interpolate(const GeoPoint& from, const GeoPoint& to, double fraction) 
                   from.altitude + (to.altitude - from.altitude) * f};
 }
 
+}  // namespace flightplan::activities::detail
+
+namespace flightplan::activities {
+
 nlohmann::json to_json(const GeoPoint& point) {
   return {{"latitude", point.latitude}, {"longitude", point.longitude}, {"altitude", point.altitude}};
 }
 
-}  // namespace flightplan::activities::detail
+}  // namespace flightplan::activities

@@ -123,6 +123,11 @@ GeoPoint Args::location(std::string_view field) const {
   return point;
 }
 
+std::optional<GeoPoint> Args::optional_location(std::string_view field) const {
+  if (find(field) == nullptr) return std::nullopt;
+  return location(field);
+}
+
 GeoPoint Args::location_from_text(std::string_view field, const std::string& text) const {
   const std::size_t comma = text.find(',');
   const auto latitude =

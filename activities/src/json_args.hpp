@@ -43,6 +43,7 @@ class Args {
   bool flag(std::string_view field, bool fallback) const;
   // A required "lat,lon" string or {latitude, longitude[, altitude]} object.
   GeoPoint location(std::string_view field) const;
+  std::optional<GeoPoint> optional_location(std::string_view field) const;
   // An optional RFC 3339 timestamp, as epoch milliseconds.
   std::optional<std::int64_t> optional_time_ms(std::string_view field) const;
   // A required nested object.

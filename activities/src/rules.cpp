@@ -1,5 +1,6 @@
 #include "rules.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -33,6 +34,17 @@ std::optional<std::string> third_party_reason(const PackageInfo& package, double
            decimal(drone_route_max_meters / 1000.0) + " km";
   }
   return std::nullopt;
+}
+
+nlohmann::json applied_route_changes(const nlohmann::json& arguments,
+                                     const std::vector<std::string>& ignored) {
+  nlohmann::json changed = nlohmann::json::object();
+  for (const char* field : {"pickupLocation", "pickupTime", "dropOffLocation"}) {
+    const auto it = arguments.find(field);
+    if (it == arguments.end() || it->is_null()) continue;
+    if (std::find(ignored.begin(), ignored.end(), field) == ignored.end()) changed[field] = *it;
+  }
+  return changed;
 }
 
 std::int64_t travel_ms(double distance_meters, double speed_meters_per_second) {

@@ -1,7 +1,10 @@
 // transport.*: the simulated third-party ground carrier, used when a drone cannot take a package.
 // transport.check applies the drone limits (rules.hpp); transport.book schedules a van that picks up
 // 15 minutes from now (or at the requested pickupTime, if later) and drives at 10 m/s; like a drone,
-// it sends the workflow a `delivered` signal when it drops the package off.
+// it sends the workflow a `delivered` signal when it drops the package off. The van's route is a
+// flight plan on the ground (flight.hpp): it appears at the pickup, loads at once and drives
+// straight to the drop-off. transport.reschedule books the van anew before the pickup and turns it
+// towards the new drop-off after.
 #include "failures.hpp"
 #include "rules.hpp"
 #include "service.hpp"
@@ -21,7 +24,44 @@ constexpr const char* carrier_name = "Fabrikam Ground";
 struct Booking {
   std::string delivery_id;
   std::string status;  // "booked" or "cancelled"
+  FlightPlan plan;
 };
+
+// The van's route: at the pickup at the later of now + lead time and the requested time.
+FlightPlan van_route(const std::string& booking_id, const GeoPoint& pickup, const GeoPoint& dropoff,
+                     std::optional<std::int64_t> pickup_time_ms, std::int64_t now_ms) {
+  RouteSpec spec;
+  spec.vehicle_id = booking_id;
+  spec.origin = pickup;
+  spec.pickup = pickup;
+  spec.dropoff = dropoff;
+  spec.pickup_not_before_ms = std::max(now_ms + pickup_lead_ms, pickup_time_ms.value_or(0));
+  spec.speed_meters_per_second = ground_speed_meters_per_second;
+  spec.handling_ms = 0;
+  spec.cruise_altitude_meters = 0.0;
+  FlightPlan plan = plan_route(spec, now_ms);
+  plan.pickup_not_before_ms = pickup_time_ms;  // report what was asked for, not the lead time
+  return plan;
+}
+
+nlohmann::json booking_output(const FlightPlan& plan) {
+  nlohmann::json out{{"bookingId", plan.vehicle_id}, {"carrier", carrier_name}};
+  out.update(to_json(plan));
+  return out;
+}
+
+// The carrier reports the drop-off like a drone does, so the workflow waits the same way.
+void signal_drop_off(Call& call, const std::string& delivery_id, const FlightPlan& plan) {
+  const std::string workflow_id = call.args.optional_text("workflowId").value_or(call.request.workflow_id);
+  if (workflow_id.empty()) return;
+  call.signals.push_back(Signal{workflow_id,
+                                "delivered",
+                                {{"deliveryId", delivery_id},
+                                 {"bookingId", plan.vehicle_id},
+                                 {"plan", plan.number},
+                                 {"deliveredAt", format_rfc3339(plan.delivery_eta_ms)}},
+                                plan.delivery_eta_ms - call.request.now_ms});
+}
 
 class TransportService : public Service {
  public:
@@ -42,28 +82,15 @@ class TransportService : public Service {
     const auto requested_pickup_ms = call.args.optional_time_ms("pickupTime");
     if (bookings_.size() >= records_max) return unavailable("the booking store is full", false);
 
-    const std::int64_t pickup_ms =
-        std::max(call.request.now_ms + pickup_lead_ms, requested_pickup_ms.value_or(0));
-    const std::int64_t delivery_ms =
-        pickup_ms + travel_ms(haversine_meters(pickup, dropoff), ground_speed_meters_per_second);
     char booking_id[32];
     std::snprintf(booking_id, sizeof booking_id, "booking-%04zu", bookings_.size() + 1);
-    bookings_.emplace(booking_id, Booking{delivery_id, "booked"});
-    // The carrier reports the drop-off like a drone does, so the workflow waits the same way.
-    const std::string workflow_id = call.args.optional_text("workflowId").value_or(call.request.workflow_id);
-    if (!workflow_id.empty()) {
-      call.signals.push_back(Signal{workflow_id,
-                                    "delivered",
-                                    {{"deliveryId", delivery_id},
-                                     {"bookingId", booking_id},
-                                     {"deliveredAt", format_rfc3339(delivery_ms)}},
-                                    delivery_ms - call.request.now_ms});
-    }
-    return ActivityResult::success({{"bookingId", booking_id},
-                                    {"carrier", carrier_name},
-                                    {"pickupEta", format_rfc3339(pickup_ms)},
-                                    {"deliveryEta", format_rfc3339(delivery_ms)}});
+    const FlightPlan plan = van_route(booking_id, pickup, dropoff, requested_pickup_ms, call.request.now_ms);
+    bookings_.emplace(booking_id, Booking{delivery_id, "booked", plan});
+    signal_drop_off(call, delivery_id, plan);
+    return ActivityResult::success(booking_output(plan));
   }
+
+  ActivityResult reschedule(Call& call);
 
   ActivityResult cancel(Call& call) {
     const std::string booking_id = call.args.text("bookingId");
@@ -78,12 +105,46 @@ class TransportService : public Service {
   std::map<std::string, Booking, std::less<>> bookings_;
 };
 
+ActivityResult TransportService::reschedule(Call& call) {
+  const Args& args = call.args;
+  const std::string booking_id = args.text("bookingId");
+  const RouteChange change{args.optional_location("pickupLocation"), args.optional_time_ms("pickupTime"),
+                           args.optional_location("dropOffLocation")};
+  const auto it = bookings_.find(booking_id);
+  if (it == bookings_.end()) return not_found("booking '" + booking_id + "' does not exist");
+  Booking& booking = it->second;
+  if (booking.status != "booked") return conflict("booking '" + booking_id + "' is " + booking.status);
+  const std::int64_t now_ms = call.request.now_ms;
+  Replan replan = replan_route(booking.plan, change, now_ms);
+  if (replan.applied && now_ms < booking.plan.pickup_eta_ms && replan.plan.number != booking.plan.number) {
+    // Before the pickup the carrier simply books the van again, with its usual lead time.
+    FlightPlan fresh = van_route(booking_id, replan.plan.pickup, replan.plan.dropoff,
+                                 replan.plan.pickup_not_before_ms, now_ms);
+    fresh.number = replan.plan.number;
+    replan.plan = std::move(fresh);
+  }
+  const bool replanned = replan.applied && replan.plan.number != booking.plan.number;
+  if (replanned) {
+    booking.plan = replan.plan;
+    signal_drop_off(call, booking.delivery_id, booking.plan);
+  }
+  return ActivityResult::success(
+      {{"bookingId", booking_id},
+       {"replanned", replanned},
+       {"changed", replan.applied ? applied_route_changes(call.request.arguments, replan.ignored)
+                                  : nlohmann::json::object()},
+       {"ignored", replan.ignored},
+       {"reason", replan.applied ? nlohmann::json(nullptr) : nlohmann::json(replan.reason)},
+       {"route", booking_output(booking.plan)}});
+}
+
 }  // namespace
 
 void register_transport_activities(ActivityRegistry& registry) {
   const auto service = std::make_shared<TransportService>();
   add_service_activity(registry, "transport.check", service, &TransportService::check);
   add_service_activity(registry, "transport.book", service, &TransportService::book);
+  add_service_activity(registry, "transport.reschedule", service, &TransportService::reschedule);
   add_service_activity(registry, "transport.cancel", service, &TransportService::cancel);
 }
 
