@@ -1,5 +1,7 @@
 #include "bench.hpp"
 
+#include "api_client.hpp"
+
 #include "flightplan/engine/duration.hpp"
 #include "flightplan/engine/state.hpp"
 
@@ -39,28 +41,6 @@ using std::chrono::milliseconds;
 constexpr int workflows_max = 10'000'000;
 constexpr int concurrency_max = 10'000;
 constexpr std::size_t error_text_max = 300;
-
-struct Endpoint {
-  std::string host;
-  std::string port;
-};
-
-// "http://HOST:PORT" with an optional trailing "/"; anything else is refused with a reason.
-Endpoint parse_url(const std::string& url) {
-  const std::string scheme = "http://";
-  if (url.rfind(scheme, 0) != 0) throw std::invalid_argument("--url '" + url + "' must start with http://");
-  std::string rest = url.substr(scheme.size());
-  if (!rest.empty() && rest.back() == '/') rest.pop_back();
-  const auto colon = rest.rfind(':');
-  if (rest.find('/') != std::string::npos || colon == std::string::npos || colon == 0 ||
-      colon + 1 == rest.size())
-    throw std::invalid_argument("--url '" + url + "' must be http://HOST:PORT (no path)");
-  const std::string port = rest.substr(colon + 1);
-  if (!std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
-      port.size() > 5 || std::stoi(port) < 1 || std::stoi(port) > 65535)
-    throw std::invalid_argument("--url '" + url + "': port must be 1..65535");
-  return Endpoint{rest.substr(0, colon), port};
-}
 
 json read_input_template(const std::string& argument, const std::string& workflow) {
   if (argument.empty()) {
@@ -199,7 +179,7 @@ struct Run {
   json input_template;
   std::string id_prefix;
   SteadyClock::time_point deadline;
-  bool sends_delivered = false;  // the delivery workflow waits for a `delivered` signal
+  bool sends_delivered = false;  // the delivery workflow waits for its drop-off: confirm it
 };
 
 std::string status_of(const bhttp::response<bhttp::string_body>& response) {
@@ -221,10 +201,13 @@ double elapsed_ms(SteadyClock::time_point since) {
   return std::chrono::duration<double, std::milli>(SteadyClock::now() - since).count();
 }
 
-json delivered_payload(const std::string& id) {
+// The recipient's confirmation (what POST /api/deliveries/{id}/confirmations sends): without
+// confirmationRequired it completes a waiting delivery at once, as a hand-over before the drone's
+// landing would. The drone's own `delivered` signal names its flight plan, which a client cannot know.
+json confirmation_payload() {
   const auto now_ms =
       std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch());
-  return json{{"deliveryId", id}, {"deliveredAt", engine::format_timestamp(now_ms.count())}};
+  return json{{"dateTime", engine::format_timestamp(now_ms.count())}, {"confirmationType", "bench"}};
 }
 
 // Submits workflow `index` of `phase` and polls it until it is final or the run's deadline passes.
@@ -263,8 +246,8 @@ asio::awaitable<Outcome> run_one(Run& run, Phase& phase, Connection& connection,
       // Signals that arrive before the workflow listens are buffered, so sending once is enough.
       ++phase.requests.signal;
       signalled = true;
-      const auto sent = co_await connection.request(bhttp::verb::post, path + "/signals/delivered",
-                                                    delivered_payload(id).dump());
+      const auto sent = co_await connection.request(bhttp::verb::post, path + "/signals/confirmation",
+                                                    confirmation_payload().dump());
       if (sent.result_int() != 202 && sent.result_int() != 409) {
         outcome.error = http_error("signal", sent);
         co_return outcome;

@@ -1,11 +1,13 @@
 // The flightplan binary: one executable, one subcommand per job. This is the wiring layer: the only
 // place that reads flags and the environment and turns them into typed options.
 #include "bench.hpp"
+#include "client_commands.hpp"
 #include "commands.hpp"
 #include "serve.hpp"
 
 #include <CLI/CLI.hpp>
 
+#include <cstdlib>
 #include <iostream>
 
 int main(int argc, char** argv) {
@@ -49,6 +51,12 @@ int main(int argc, char** argv) {
       command->add_option("--address", serve.address, "HTTP listen address");
       command->add_option("--port", serve.port, "HTTP port (0: any free port)");
       command->add_option("--orchestrators", serve.orchestrators, "Orchestrator threads");
+      command->add_option("--auth-file", serve.auth_file, "API tokens, one 'ROLE TOKEN [LABEL]' per line")
+          ->envname("FLIGHTPLAN_AUTH_FILE");
+      command->add_flag("--no-auth", serve.no_auth, "Serve the API without authentication (on purpose)");
+      command->add_option("--definitions-refresh-ms", serve.definitions_refresh_ms,
+                          "How often definitions registered through other servers are learnt")
+          ->check(CLI::Range(10, 3'600'000));
     }
     if (workers) {
       command->add_option("--activities", serve.activities, "Activity queues to serve, comma-separated");
@@ -97,6 +105,9 @@ int main(int argc, char** argv) {
   bench->add_option("--id-prefix", bench_options.id_prefix,
                     "Prefix of the workflow ids (default: unique per run)");
 
+  flightplan::cli::ClientOptions client_options;
+  flightplan::cli::add_client_commands(app, client_options);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -107,6 +118,11 @@ int main(int argc, char** argv) {
   if (*run) return flightplan::cli::run_command(run_options, std::cout, std::cerr);
   if (*replay) return flightplan::cli::replay_command(replay_definition, replay_history, std::cout, std::cerr);
   if (*bench) return flightplan::cli::bench_command(bench_options, std::cout, std::cerr);
-  if (*server || *worker || *dev) return flightplan::cli::serve_command(serve);
+  if (*server || *worker || *dev) {
+    // "operator:tok1,viewer:tok2"; read here, the wiring layer, like every other setting.
+    if (const char* tokens = std::getenv("FLIGHTPLAN_TOKENS")) serve.token_list = tokens;
+    return flightplan::cli::serve_command(serve);
+  }
+  if (auto status = flightplan::cli::run_client_command(client_options, std::cout, std::cerr)) return *status;
   return 2;
 }

@@ -1,28 +1,34 @@
 #include "serve.hpp"
 
 #include "flightplan/activities/activity.hpp"
+#include "flightplan/dashboard/dashboard.hpp"
+#include "flightplan/http/auth.hpp"
 #include "flightplan/http/server.hpp"
 #include "flightplan/memory/memory_store.hpp"
 #include "flightplan/redis/redis_store.hpp"
 #include "flightplan/redis/server_process.hpp"
-#include "flightplan/rest/workflow_api.hpp"
+#include "flightplan/rest/delivery_api.hpp"
 #include "flightplan/runtime/log.hpp"
+#include "flightplan/runtime/metrics.hpp"
 #include "flightplan/runtime/workers.hpp"
 
 #include <pthread.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <csignal>
 #include <iostream>
 #include <random>
 #include <sstream>
+#include <thread>
 
 namespace flightplan::cli {
 namespace {
 
-using runtime::LogLevel;
 using runtime::log;
+using runtime::LogLevel;
 
 std::vector<std::string> split(const std::string& text, char separator) {
   std::vector<std::string> parts;
@@ -57,14 +63,245 @@ sigset_t termination_signals() {
   return set;
 }
 
+// The API tokens of the token file and FLIGHTPLAN_TOKENS together; empty when neither is given.
+// Throws std::invalid_argument naming the file and line of a bad entry (never the token).
+std::shared_ptr<const http::TokenTable> load_tokens(const ServeOptions& options) {
+  auto tokens = std::make_shared<http::TokenTable>();
+  if (!options.auth_file.empty()) {
+    tokens->add_all(http::load_token_file(options.auth_file));
+    struct stat info {};
+    if (stat(options.auth_file.c_str(), &info) == 0 && (info.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+      log(LogLevel::warn, "the token file can be read by other users; chmod 600 it",
+          {{"file", options.auth_file}});
+  }
+  if (!options.token_list.empty())
+    tokens->add_all(http::parse_token_list(options.token_list, "FLIGHTPLAN_TOKENS"));
+  for (const std::string& label : tokens->short_token_labels())
+    log(LogLevel::warn, "an API token is shorter than 16 characters and could be guessed",
+        {{"token", label}});
+  return tokens;
+}
+
+// The authorizer of the API: bearer tokens when configured. `flightplan server` refuses to run open
+// unless told to; `flightplan dev` runs open without tokens, loudly. Empty: the API is open.
+http::Authorizer api_authorizer(const ServeOptions& options) {
+  const bool dev = options.role == ServeOptions::Role::dev;
+  const std::shared_ptr<const http::TokenTable> tokens = load_tokens(options);
+  // Both at once is a configuration mistake; guessing which one was meant could open the API.
+  if (options.no_auth && !tokens->empty()) {
+    throw std::invalid_argument(
+        "--no-auth contradicts the API tokens configured (--auth-file, FLIGHTPLAN_AUTH_FILE or "
+        "FLIGHTPLAN_TOKENS): drop one or the other");
+  }
+  if (!tokens->empty()) {
+    log(LogLevel::info, "API authentication on", {{"tokens", tokens->size()}});
+    return http::bearer_authorizer(tokens);
+  }
+  if (!options.no_auth && !dev) {
+    throw std::invalid_argument(
+        "no API tokens are configured: give --auth-file PATH (or FLIGHTPLAN_AUTH_FILE, or FLIGHTPLAN_TOKENS="
+        "\"operator:TOKEN,viewer:TOKEN\"), or --no-auth to serve the API open on purpose");
+  }
+  log(LogLevel::warn,
+      "NO AUTHENTICATION: the API, including starting, cancelling and terminating workflows, is "
+      "open to anyone who can reach it; bind it to 127.0.0.1 only, or configure tokens");
+  return {};
+}
+
+// Probes and scrapes would drown the access log; they are logged at debug level only.
+bool is_routine(std::string_view route) {
+  return route == "/healthz" || route == "/readyz" || route == "/metrics";
+}
+
+http::HttpServerHooks server_hooks(runtime::Metrics& metrics) {
+  http::HttpServerHooks hooks;
+  // One JSON line per response. Headers are not passed to this hook: tokens never reach the log.
+  hooks.access_log = [&metrics](const http::AccessLogEntry& entry) {
+    const double seconds = static_cast<double>(entry.duration_us) / 1e6;
+    metrics.http_request(entry.route_pattern, entry.method, entry.status, seconds);
+    log(is_routine(entry.route_pattern) && entry.status < 400 ? LogLevel::debug : LogLevel::info, "http",
+        {{"method", entry.method},
+         {"route", entry.route_pattern},
+         {"status", entry.status},
+         {"duration_ms", static_cast<double>(entry.duration_us) / 1000.0},
+         {"request_id", entry.request_id}});
+  };
+  hooks.error_log = [](std::string_view request_id, std::string_view message) {
+    log(LogLevel::error, "request failed", {{"request_id", request_id}, {"error", message}});
+  };
+  return hooks;
+}
+
+// Learns definitions other processes registered, every `interval_ms`, on its own thread.
+class DefinitionRefresher {
+ public:
+  DefinitionRefresher(const runtime::DefinitionRegistry& registry, std::int64_t interval_ms)
+      : thread_([this, &registry, interval_ms](std::stop_token stop) { run(registry, interval_ms, stop); }) {}
+
+ private:
+  void run(const runtime::DefinitionRegistry& registry, std::int64_t interval_ms, std::stop_token stop) {
+    std::mutex mutex;
+    std::condition_variable_any wake;
+    while (!stop.stop_requested()) {
+      try {
+        if (const std::size_t added = registry.refresh(); added > 0)
+          log(LogLevel::info, "definitions learnt from the store", {{"added", added}});
+      } catch (const std::exception& e) {
+        log(LogLevel::warn, "definition refresh failed", {{"error", e.what()}});
+      }
+      std::unique_lock lock(mutex);
+      wake.wait_for(lock, stop, std::chrono::milliseconds(interval_ms), [] { return false; });
+    }
+  }
+
+  std::jthread thread_;  // last: joined (after a stop request) before anything else goes
+};
+
+// The store every role works on: Redis (given or a private redis-server for dev) or, for dev on
+// request, the in-process store.
+std::unique_ptr<engine::WorkflowStore> open_store(const ServeOptions& options, memory::Clock& clock,
+                                                  std::unique_ptr<redis::ServerProcess>& private_redis,
+                                                  redis::RedisStore*& redis_store) {
+  const bool dev = options.role == ServeOptions::Role::dev;
+  if (dev && options.store == "memory") return std::make_unique<memory::MemoryStore>(clock);
+  std::string url = options.redis_url;
+  if (url.empty() && dev) {
+    redis::ServerOptions server;
+    server.data_dir = options.data_dir;
+    server.appendonly = true;
+    server.appendfsync = options.fsync;
+    private_redis = std::make_unique<redis::ServerProcess>(server);
+    url = private_redis->url();
+    log(LogLevel::info, "private redis-server started",
+        {{"pid", private_redis->pid()}, {"dir", private_redis->dir()}, {"appendfsync", options.fsync}});
+  }
+  if (url.empty()) throw std::runtime_error("--redis URL is required");
+  redis::RedisStoreSettings settings;
+  settings.pool.client.url = url;
+  // Blocking claims hold a connection while they wait: one per claiming thread, plus room for
+  // the API handlers, the supervisor and commits.
+  const std::size_t claimers =
+      static_cast<std::size_t>(std::max(1, options.orchestrators)) +
+      split(options.activities, ',').size() * static_cast<std::size_t>(std::max(1, options.worker_threads));
+  settings.pool.client_count = claimers + 8;
+  settings.partitions = options.partitions;
+  auto redis = std::make_unique<redis::RedisStore>(settings);
+  redis_store = redis.get();
+  return redis;
+}
+
+// Everything one process runs, in the order it is stopped (reverse of declaration is destruction).
+struct Roles {
+  std::vector<std::unique_ptr<runtime::Orchestrator>> orchestrators;
+  std::unique_ptr<runtime::Supervisor> supervisor;
+  std::unique_ptr<runtime::WorkerPool> workers;
+  std::unique_ptr<DefinitionRefresher> refresher;
+  std::unique_ptr<rest::WorkflowApi> workflow_api;
+  std::unique_ptr<rest::DefinitionApi> definition_api;
+  std::unique_ptr<rest::OperationsApi> operations_api;
+  std::unique_ptr<http::HttpServer> http_server;
+};
+
+struct Context {
+  const ServeOptions& options;
+  std::string instance;
+  engine::WorkflowStore& store;
+  redis::RedisStore* redis_store;
+  memory::Clock& clock;
+  runtime::DefinitionRegistry& definitions;
+  activities::ActivityRegistry& activity_registry;
+  runtime::Metrics& metrics;
+  runtime::Orchestrator& starter;
+  http::Authorizer authorizer;  // empty: the API is open
+};
+
+void start_orchestration(Roles& roles, const Context& context) {
+  for (int i = 0; i < std::max(1, context.options.orchestrators); ++i) {
+    runtime::OrchestratorSettings o;
+    o.consumer = context.instance + "/orchestrator-" + std::to_string(i);
+    if (context.options.visibility_ms > 0) o.visibility_ms = context.options.visibility_ms;
+    o.metrics = &context.metrics;
+    roles.orchestrators.push_back(
+        std::make_unique<runtime::Orchestrator>(context.store, context.definitions, context.clock, o));
+    roles.orchestrators.back()->start_thread();
+  }
+  roles.supervisor =
+      std::make_unique<runtime::Supervisor>(context.store, context.clock, runtime::SupervisorSettings{});
+  roles.supervisor->start_thread();
+  roles.refresher =
+      std::make_unique<DefinitionRefresher>(context.definitions, context.options.definitions_refresh_ms);
+}
+
+void start_workers(Roles& roles, const Context& context) {
+  const ServeOptions& options = context.options;
+  activities::FaultInjector faults(options.seed);
+  if (!options.inject.empty())
+    if (auto problem = faults.parse_and_add(options.inject)) throw std::runtime_error(*problem);
+  runtime::WorkerSettings w;
+  w.queues = split(options.activities, ',');
+  w.threads_per_queue = std::max(1, options.worker_threads);
+  w.consumer = context.instance;
+  if (options.visibility_ms > 0) w.visibility_ms = options.visibility_ms;
+  w.metrics = &context.metrics;
+  roles.workers = std::make_unique<runtime::WorkerPool>(context.store, context.activity_registry, faults,
+                                                        context.clock, w);
+  roles.workers->start_threads();
+  log(LogLevel::info, "workers started", {{"queues", w.queues}, {"threads_per_queue", w.threads_per_queue}});
+}
+
+void start_http(Roles& roles, const Context& context) {
+  const ServeOptions& options = context.options;
+  const bool dev = options.role == ServeOptions::Role::dev;
+  roles.workflow_api = std::make_unique<rest::WorkflowApi>(
+      rest::WorkflowApi{context.starter, context.store, context.clock, id_generator(context.clock)});
+  roles.definition_api =
+      std::make_unique<rest::DefinitionApi>(rest::DefinitionApi{context.definitions, context.clock});
+  roles.operations_api = std::make_unique<rest::OperationsApi>(
+      rest::OperationsApi{context.metrics, context.store, context.clock});
+  redis::RedisStore* redis_store = context.redis_store;
+  http::Router router =
+      build_router(ApiRoutes{*roles.workflow_api, *roles.definition_api, *roles.operations_api,
+                             [redis_store] { return redis_store == nullptr || redis_store->ping(); }});
+  if (context.authorizer) router.set_authorizer(context.authorizer);
+  http::HttpServerSettings http_settings;
+  http_settings.address = options.address;
+  http_settings.port = static_cast<std::uint16_t>(options.port);
+  roles.http_server =
+      std::make_unique<http::HttpServer>(http_settings, std::move(router), server_hooks(context.metrics));
+  roles.http_server->start();
+  log(LogLevel::info, "listening",
+      {{"url", "http://" + options.address + ":" + std::to_string(roles.http_server->port())},
+       {"role", dev ? "dev" : "server"},
+       {"store", redis_store ? "redis" : "memory"}});
+}
+
+// New requests stop first, then the roles finish their current round: every decision is either
+// committed or left unacknowledged for redelivery, never half-done.
+void drain(Roles& roles) {
+  if (roles.http_server) roles.http_server->stop();
+  if (roles.workers) roles.workers->stop();
+  if (roles.supervisor) roles.supervisor->stop();
+  for (auto& o : roles.orchestrators) o->stop();
+  roles.refresher.reset();
+}
+
 }  // namespace
+
+http::Router build_router(const ApiRoutes& routes) {
+  http::Router router;
+  http::add_builtin_routes(router, routes.readiness);
+  rest::add_workflow_routes(router, routes.workflows);
+  rest::add_delivery_routes(
+      router, rest::DeliveryApi{routes.workflows.orchestrator, routes.workflows.store, routes.workflows.clock,
+                                routes.workflows.new_workflow_id});
+  rest::add_definition_routes(router, routes.definitions);
+  rest::add_operations_routes(router, routes.operations);
+  dashboard::add_dashboard_routes(router);
+  return router;
+}
 
 int serve_command(const ServeOptions& options) {
   using Role = ServeOptions::Role;
-  const bool dev = options.role == Role::dev;
-  const bool serves_http = options.role != Role::worker;
-  const bool runs_workers = options.role != Role::server;
-  const std::string instance = options.instance.empty() ? default_instance() : options.instance;
   // Block the termination signals before any thread starts, so every thread inherits the mask and
   // only the sigwait below sees them: shutdown is an orderly drain on the main thread.
   const sigset_t signals = termination_signals();
@@ -82,42 +319,19 @@ int serve_command(const ServeOptions& options) {
   const std::int64_t virtual_elapsed_ms = static_cast<std::int64_t>(real_elapsed_ms * options.time_scale);
   memory::ScaledClock scaled_clock(time_origin_ms + virtual_elapsed_ms, options.time_scale);
   memory::Clock& clock = options.time_scale != 1.0 ? static_cast<memory::Clock&>(scaled_clock) : system_clock;
+  const std::string instance = options.instance.empty() ? default_instance() : options.instance;
   runtime::DefinitionRegistry definitions;
   activities::ActivityRegistry activity_registry;
   activities::register_delivery_activities(activity_registry);
   activities::register_bench_activities(activity_registry);
+  http::Authorizer authorizer;
   try {
+    if (options.role != Role::worker) authorizer = api_authorizer(options);
     engine::CompileOptions compile;
     compile.is_known_activity = [&](std::string_view name) { return activity_registry.contains(name); };
     definitions.load_directory(options.workflows_dir, compile);
-    if (dev && options.store == "memory") {
-      store = std::make_unique<memory::MemoryStore>(clock);
-    } else {
-      std::string url = options.redis_url;
-      if (url.empty() && dev) {
-        redis::ServerOptions server;
-        server.data_dir = options.data_dir;
-        server.appendonly = true;
-        server.appendfsync = options.fsync;
-        private_redis = std::make_unique<redis::ServerProcess>(server);
-        url = private_redis->url();
-        log(LogLevel::info, "private redis-server started",
-            {{"pid", private_redis->pid()}, {"dir", private_redis->dir()}, {"appendfsync", options.fsync}});
-      }
-      if (url.empty()) throw std::runtime_error("--redis URL is required");
-      redis::RedisStoreSettings settings;
-      settings.pool.client.url = url;
-      // Blocking claims hold a connection while they wait: one per claiming thread, plus room for
-      // the API handlers, the supervisor and commits.
-      const std::size_t claimers = static_cast<std::size_t>(std::max(1, options.orchestrators)) +
-                                   split(options.activities, ',').size() *
-                                       static_cast<std::size_t>(std::max(1, options.worker_threads));
-      settings.pool.client_count = claimers + 8;
-      settings.partitions = options.partitions;
-      auto redis = std::make_unique<redis::RedisStore>(settings);
-      redis_store = redis.get();
-      store = std::move(redis);
-    }
+    store = open_store(options, clock, private_redis, redis_store);
+    definitions.attach_store(*store, compile);
   } catch (const engine::DefinitionError& e) {
     for (const auto& d : e.diagnostics()) std::cerr << d.to_string() << "\n";
     return 2;
@@ -126,70 +340,28 @@ int serve_command(const ServeOptions& options) {
     return 2;
   }
 
-  std::vector<std::unique_ptr<runtime::Orchestrator>> orchestrators;
-  std::unique_ptr<runtime::Supervisor> supervisor;
-  std::unique_ptr<runtime::WorkerPool> workers;
-  std::unique_ptr<http::HttpServer> http_server;
-  std::unique_ptr<rest::WorkflowApi> api;
-  runtime::OrchestratorSettings orchestrator_settings;
-  orchestrator_settings.consumer = instance + "/api";
-  runtime::Orchestrator starter(*store, definitions, clock, orchestrator_settings);  // serves start requests
+  runtime::Metrics metrics;
+  runtime::OrchestratorSettings starter_settings;
+  starter_settings.consumer = instance + "/api";
+  starter_settings.metrics = &metrics;
+  runtime::Orchestrator starter(*store, definitions, clock, starter_settings);  // serves start requests
+  const Context context{options,     instance,          *store,  redis_store, clock,
+                        definitions, activity_registry, metrics, starter,     std::move(authorizer)};
+  Roles roles;
   try {
-    if (serves_http) {
-      for (int i = 0; i < std::max(1, options.orchestrators); ++i) {
-        runtime::OrchestratorSettings o;
-        o.consumer = instance + "/orchestrator-" + std::to_string(i);
-        if (options.visibility_ms > 0) o.visibility_ms = options.visibility_ms;
-        orchestrators.push_back(std::make_unique<runtime::Orchestrator>(*store, definitions, clock, o));
-        orchestrators.back()->start_thread();
-      }
-      supervisor = std::make_unique<runtime::Supervisor>(*store, clock, runtime::SupervisorSettings{});
-      supervisor->start_thread();
-    }
-    if (runs_workers) {
-      activities::FaultInjector faults(options.seed);
-      if (!options.inject.empty())
-        if (auto problem = faults.parse_and_add(options.inject)) throw std::runtime_error(*problem);
-      runtime::WorkerSettings w;
-      w.queues = split(options.activities, ',');
-      w.threads_per_queue = std::max(1, options.worker_threads);
-      w.consumer = instance;
-      if (options.visibility_ms > 0) w.visibility_ms = options.visibility_ms;
-      workers = std::make_unique<runtime::WorkerPool>(*store, activity_registry, faults, clock, w);
-      workers->start_threads();
-      log(LogLevel::info, "workers started", {{"queues", w.queues}, {"threads_per_queue", w.threads_per_queue}});
-    }
-    if (serves_http) {
-      api = std::make_unique<rest::WorkflowApi>(rest::WorkflowApi{starter, *store, clock, id_generator(clock)});
-      http::Router router;
-      http::add_builtin_routes(router, [redis_store] { return redis_store == nullptr || redis_store->ping(); });
-      rest::add_workflow_routes(router, *api);
-      http::HttpServerSettings http_settings;
-      http_settings.address = options.address;
-      http_settings.port = static_cast<std::uint16_t>(options.port);
-      http_server = std::make_unique<http::HttpServer>(http_settings, std::move(router));
-      http_server->start();
-      log(LogLevel::info, "listening",
-          {{"url", "http://" + options.address + ":" + std::to_string(http_server->port())},
-           {"role", dev ? "dev" : "server"}, {"store", redis_store ? "redis" : "memory"}});
-      if (dev)
-        log(LogLevel::warn, "DEV MODE: the API is open to anyone who can reach it (no authentication); "
-                            "bind it to 127.0.0.1 only");
-    }
+    if (options.role != Role::worker) start_orchestration(roles, context);
+    if (options.role != Role::server) start_workers(roles, context);
+    if (options.role != Role::worker) start_http(roles, context);
   } catch (const std::exception& e) {
     std::cerr << "flightplan: " << e.what() << "\n";
+    drain(roles);
     return 2;
   }
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   log(LogLevel::info, "draining", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
-  // New requests stop first, then the roles finish their current round: every decision is either
-  // committed or left unacknowledged for redelivery, never half-done.
-  if (http_server) http_server->stop();
-  if (workers) workers->stop();
-  if (supervisor) supervisor->stop();
-  for (auto& o : orchestrators) o->stop();
+  drain(roles);
   if (private_redis) private_redis->stop();
   log(LogLevel::info, "stopped");
   return 0;

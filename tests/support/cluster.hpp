@@ -13,6 +13,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -104,8 +105,11 @@ class Cluster {
   }
 
   // `flightplan server` on a free port; returns once it listens.
+  // Open (`--no-auth`) unless `extra` configures tokens: these tests are about crashes, not access.
   ServerHandle start_server(const std::string& instance, const std::vector<std::string>& extra = {}) {
-    return start_http_role("server", instance, extra);
+    std::vector<std::string> args = extra;
+    if (std::find(args.begin(), args.end(), "--auth-file") == args.end()) args.push_back("--no-auth");
+    return start_http_role("server", instance, args);
   }
   // `flightplan dev --redis URL` (HTTP, orchestrator, supervisor and workers in one process).
   ServerHandle start_dev(const std::string& instance, const std::vector<std::string>& extra = {}) {

@@ -119,6 +119,12 @@ Response route_and_call(const Router& router, Request& request) {
     return response;
   }
   request.route_pattern = match.pattern;
+  // Credentials are checked before anything else about the request is looked at, so a caller
+  // without them learns nothing from 400s about which parameters would be accepted.
+  if (router.authorizer() && match.access != Access::public_) {
+    if (std::optional<Response> refusal = router.authorizer()(request, match.access))
+      return std::move(*refusal);
+  }
   for (const auto& [name, raw] : match.raw_params) request.path_params[name] = decode_path_param(name, raw);
   if (question != std::string::npos)
     request.query = parse_query(std::string_view(request.target).substr(question + 1));
@@ -127,12 +133,29 @@ Response route_and_call(const Router& router, Request& request) {
 
 }  // namespace
 
-void Router::add(std::string method, std::string_view pattern, Handler handler) {
+std::string_view to_string(Access access) {
+  switch (access) {
+    case Access::by_method:
+      return "by_method";
+    case Access::public_:
+      return "public";
+    case Access::viewer:
+      return "viewer";
+    case Access::operator_:
+      return "operator";
+  }
+  return "operator";
+}
+
+void Router::add(std::string method, std::string_view pattern, Handler handler, Access access) {
   if (method.empty() || !handler) throw std::invalid_argument("a route needs a method and a handler");
   if (pattern.empty() || pattern.front() != '/') {
     throw std::invalid_argument("route pattern '" + std::string(pattern) + "' does not start with '/'");
   }
-  Route route{std::move(method), std::string(pattern), {}, std::move(handler)};
+  if (access == Access::by_method) {
+    access = (method == "GET" || method == "HEAD") ? Access::viewer : Access::operator_;
+  }
+  Route route{std::move(method), std::string(pattern), {}, std::move(handler), access};
   std::set<std::string_view> names;
   for (const std::string_view text : split_path(pattern)) {
     const bool is_param = text.size() >= 2 && text.front() == '{' && text.back() == '}';
@@ -193,10 +216,18 @@ Router::Match Router::match(std::string_view method, std::string_view path) cons
   result.outcome = Match::Outcome::found;
   result.handler = &best->handler;
   result.pattern = best->pattern;
+  result.access = best->access;
   for (std::size_t i = 0; i < segments.size(); ++i) {
     if (best->segments[i].is_param) result.raw_params.emplace_back(best->segments[i].text, segments[i]);
   }
   return result;
+}
+
+std::vector<Router::RouteInfo> Router::routes() const {
+  std::vector<RouteInfo> infos;
+  infos.reserve(routes_.size());
+  for (const Route& route : routes_) infos.push_back(RouteInfo{route.method, route.pattern, route.access});
+  return infos;
 }
 
 std::optional<std::string> percent_decode(std::string_view text, bool plus_as_space) {

@@ -14,19 +14,6 @@ using nlohmann::json;
 
 namespace {
 
-constexpr std::size_t workflow_id_bytes_max = 200;
-
-// Ids become part of Redis keys and URLs: printable ASCII without spaces, braces (hash tags) or '/'.
-void check_workflow_id(const std::string& id) {
-  if (id.empty() || id.size() > workflow_id_bytes_max)
-    throw OperationError(ErrorCategory::invalid_argument, "workflow id must be 1 to 200 characters");
-  for (unsigned char c : id) {
-    if (c <= 0x20 || c >= 0x7f || c == '{' || c == '}' || c == '/' || c == '%')
-      throw OperationError(ErrorCategory::invalid_argument,
-                           "workflow id may only contain printable ASCII without spaces, '/', '%', '{' or '}'");
-  }
-}
-
 // One workflow's share of a batch: its inputs, and the step computed from them.
 struct Work {
   std::string workflow_id;
@@ -39,10 +26,11 @@ struct Work {
   bool settled = false;  // nothing more to do: acknowledge the inputs
 };
 
-// One line when a step closes a workflow, carrying the id of the request that started it.
-void log_closed(const engine::WorkflowState& state, const std::vector<engine::Command>& commands) {
+// One line (and a metric) when a step closes a workflow, carrying the id of the request that started it.
+void log_closed(const engine::WorkflowState& state, const std::vector<engine::Command>& commands, Metrics* metrics) {
   for (const engine::Command& command : commands) {
     if (command.type != engine::Command::Type::workflow_closed) continue;
+    if (metrics != nullptr) metrics->workflow_finished(state.name, command.status);
     log(LogLevel::info, "workflow closed",
         {{"workflow_id", state.id},
          {"correlation_id", state.correlation_id},
@@ -52,6 +40,18 @@ void log_closed(const engine::WorkflowState& state, const std::vector<engine::Co
 }
 
 }  // namespace
+
+// Ids become part of Redis keys and URLs: printable ASCII without spaces, braces (hash tags) or '/'.
+void check_workflow_id(const std::string& id) {
+  constexpr std::size_t workflow_id_bytes_max = 200;
+  if (id.empty() || id.size() > workflow_id_bytes_max)
+    throw OperationError(ErrorCategory::invalid_argument, "workflow id must be 1 to 200 characters");
+  for (unsigned char c : id) {
+    if (c <= 0x20 || c >= 0x7f || c == '{' || c == '}' || c == '/' || c == '%')
+      throw OperationError(ErrorCategory::invalid_argument,
+                           "workflow id may only contain printable ASCII without spaces, '/', '%', '{' or '}'");
+  }
+}
 
 std::string start_digest(const std::string& name, const std::string& version, const json& input) {
   // FNV-1a over a canonical rendering: nlohmann orders object keys, so equal JSON gives equal text.
@@ -76,11 +76,13 @@ StartResult Orchestrator::start(const StartRequest& request) {
       store_.commit({engine::Commit{request.id, 0, &result.state, &step.events, &step.commands, digest}});
   if (outcomes.at(0) == CommitOutcome::committed) {
     result.created = true;
+    if (settings_.metrics != nullptr) settings_.metrics->workflow_started(definition->document.name);
     log(LogLevel::info, "workflow started",
         {{"workflow_id", request.id},
          {"correlation_id", request.correlation_id},
          {"workflow", definition->document.name},
          {"version", definition->document.version}});
+    log_closed(result.state, step.commands, settings_.metrics);  // a workflow may finish in its first step
     return result;
   }
   std::optional<engine::StoredWorkflow> existing = store_.load(request.id);
@@ -109,7 +111,7 @@ void Orchestrator::process_workflow(const std::string& workflow_id, std::vector<
     if (events.empty()) return;  // every input was stale
     const auto outcome = store_.commit({engine::Commit{workflow_id, stored->version, &state, &events, &commands, ""}});
     if (outcome.at(0) == CommitOutcome::committed) {
-      log_closed(state, commands);
+      log_closed(state, commands, settings_.metrics);
       return;
     }
     log(LogLevel::debug, "commit conflict, reapplying", {{"workflow_id", workflow_id}, {"round", round}});
@@ -173,7 +175,7 @@ std::size_t Orchestrator::run_once() {
     Work& w = *committing[i];
     if (outcomes[i] == CommitOutcome::committed) {
       w.settled = true;
-      log_closed(w.state, w.commands);
+      log_closed(w.state, w.commands, settings_.metrics);
       continue;
     }
     try {

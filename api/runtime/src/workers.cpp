@@ -116,7 +116,7 @@ void WorkerPool::heartbeat(const json& details) {
   }
 }
 
-void WorkerPool::handle(const engine::ActivityTask& task) {
+std::string_view WorkerPool::handle(const engine::ActivityTask& task) {
   const RunningTaskScope scope(task);
   Input started;
   started.type = Input::Type::activity_started;
@@ -137,7 +137,7 @@ void WorkerPool::handle(const engine::ActivityTask& task) {
     failed.error = engine::make_error("https://flightplan.dev/errors/injected-fault", 503, "Injected failure",
                                       "fault injection failed " + task.activity);
     store_.complete_task(task, failed);
-    return;
+    return "failed";
   }
   activities::Activity* activity = registry_.find(task.activity);
   activities::ActivityResult result =
@@ -150,14 +150,22 @@ void WorkerPool::handle(const engine::ActivityTask& task) {
   // An injected hang: the work happened, the reply is lost. The engine's deadlines take over.
   if (fault.hang) {
     store_.drop_task(task);
-    return;
+    return "lost";
   }
   store_.complete_task(task, outcome_of(task, result, clock_.now_ms()));
+  return result.ok ? "completed" : "failed";
 }
 
 std::size_t WorkerPool::run_once(const std::string& queue, const std::string& consumer) {
   const auto tasks = store_.claim_tasks(queue, consumer, settings_.batch_max, settings_.block_ms, settings_.visibility_ms);
-  for (const auto& task : tasks) handle(task);
+  for (const auto& task : tasks) {
+    const auto began = std::chrono::steady_clock::now();
+    const std::string_view outcome = handle(task);
+    if (settings_.metrics != nullptr) {
+      const std::chrono::duration<double> took = std::chrono::steady_clock::now() - began;
+      settings_.metrics->activity_observed(task.activity, outcome, took.count());
+    }
+  }
   return tasks.size();
 }
 
@@ -209,11 +217,18 @@ Supervisor::~Supervisor() { stop(); }
 
 std::size_t Supervisor::run_once() { return store_.fire_due_timers(clock_.now_ms(), settings_.batch_max); }
 
+std::size_t Supervisor::sweep_once() { return store_.sweep_expired(clock_.now_ms(), settings_.sweep_batch_max); }
+
 void Supervisor::start_thread() {
   if (running_.exchange(true)) return;
   thread_ = std::thread([this] {
+    auto next_sweep = std::chrono::steady_clock::now();
     while (running_) {
       try {
+        if (const auto now = std::chrono::steady_clock::now(); now >= next_sweep) {
+          next_sweep = now + std::chrono::milliseconds(settings_.sweep_interval_ms);
+          sweep_once();
+        }
         // A full batch means more may be due: go again at once.
         if (run_once() >= settings_.batch_max) continue;
       } catch (const std::exception& e) {

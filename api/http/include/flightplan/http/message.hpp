@@ -48,6 +48,7 @@ struct Request {
   std::string route_pattern;                       // the matched pattern, e.g. "/api/v1/workflows/{id}"
   std::map<std::string, std::string> path_params;  // percent-decoded and checked (see router.hpp)
   std::map<std::string, std::string> query;        // percent-decoded, '+' read as a space
+  std::string caller;  // set by an authorizer: the label of the caller's credentials; empty when open
 
   // The path parameter `name`. Asking for one the pattern lacks is a handler bug: std::logic_error,
   // which the client sees as a 500.

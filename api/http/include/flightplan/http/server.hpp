@@ -82,7 +82,7 @@ class HttpServer {
 
 // The routes every flightplan server has: GET /healthz -> 200 {"status":"ok"} (the process is up);
 // GET /readyz -> 200 {"status":"ready"} when `readiness` returns true, else a 503 problem. A
-// readiness probe that throws counts as not ready.
+// readiness probe that throws counts as not ready. Both routes are public (Access::public_).
 void add_builtin_routes(Router& router, std::function<bool()> readiness);
 
 // The X-Request-Id a request brought, if it is sane: 1 to 128 characters of [A-Za-z0-9._:-].

@@ -25,4 +25,15 @@ void add_workflow_routes(http::Router& router, const WorkflowApi& api);
 // The public view of a workflow (GET /api/v1/workflows/{id}).
 nlohmann::json workflow_view(const engine::StoredWorkflow& stored);
 
+// One row of GET /api/v1/workflows.
+nlohmann::json summary_view(const engine::WorkflowSummary& summary);
+
+// The search GET /api/v1/workflows asks for, from its query parameters. Throws
+// OperationError(invalid_argument) naming the parameter that is unknown or malformed.
+engine::WorkflowQuery parse_workflow_query(const http::Request& request);
+
+// A query parameter that is an instant: RFC 3339 text or epoch milliseconds. Throws
+// OperationError(invalid_argument) naming `name` when it is neither.
+std::int64_t parse_instant_ms(std::string_view name, std::string_view text);
+
 }  // namespace flightplan::rest

@@ -6,6 +6,7 @@
 #include "flightplan/engine/store.hpp"
 #include "flightplan/memory/local_runtime.hpp"
 #include "flightplan/runtime/definitions.hpp"
+#include "flightplan/runtime/metrics.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -21,6 +22,7 @@ struct OrchestratorSettings {
   std::int64_t visibility_ms = 10'000;      // after this, a claimed but unacknowledged input moves on
   int conflict_retries_max = 5;             // reload-and-reapply rounds before giving the input back
   engine::EngineLimits limits;
+  Metrics* metrics = nullptr;  // optional: workflows started and finished; must outlive the orchestrator
 };
 
 struct StartRequest {
@@ -67,6 +69,10 @@ class Orchestrator {
   std::atomic<bool> running_{false};
   std::thread thread_;
 };
+
+// Throws OperationError(invalid_argument) unless `id` is a valid workflow id: 1 to 200 printable ASCII
+// characters without spaces, '/', '%', '{' or '}' (ids become parts of store keys and URLs).
+void check_workflow_id(const std::string& id);
 
 // Fingerprint of what a start asked for: definition name, version and input.
 std::string start_digest(const std::string& name, const std::string& version, const nlohmann::json& input);

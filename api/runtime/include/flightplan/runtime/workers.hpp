@@ -4,6 +4,7 @@
 #include "flightplan/activities/fault_injection.hpp"
 #include "flightplan/engine/store.hpp"
 #include "flightplan/memory/local_runtime.hpp"
+#include "flightplan/runtime/metrics.hpp"
 
 #include <atomic>
 #include <condition_variable>
@@ -25,6 +26,7 @@ struct WorkerSettings {
   // At most one heartbeat per running task is sent in this long; the ones in between are dropped
   // (their details too: the next one sent carries the latest).
   std::int64_t heartbeat_throttle_ms = 1000;
+  Metrics* metrics = nullptr;  // optional: activity durations and outcomes; must outlive the pool
 };
 
 // Runs activities for the tasks of its queues: reports each started, executes it (with the fault
@@ -53,7 +55,8 @@ class WorkerPool final : public activities::ActivityHost {
   void heartbeat(const nlohmann::json& details) override;
 
  private:
-  void handle(const engine::ActivityTask& task);
+  // Runs one task; returns its outcome for the metrics: completed, failed or lost.
+  std::string_view handle(const engine::ActivityTask& task);
 
   engine::WorkflowStore& store_;
   activities::ActivityRegistry& registry_;
@@ -70,6 +73,8 @@ class WorkerPool final : public activities::ActivityHost {
 struct SupervisorSettings {
   std::int64_t tick_ms = 10;        // how often due timers are looked for
   std::size_t batch_max = 1000;
+  std::int64_t sweep_interval_ms = 60'000;  // how often expired workflows leave the visibility indexes
+  std::size_t sweep_batch_max = 1000;
 };
 
 // Finds due deadlines and feeds them to the engine as inputs (through the store's atomic timer
@@ -80,6 +85,8 @@ class Supervisor {
   Supervisor(engine::WorkflowStore& store, memory::Clock& clock, SupervisorSettings settings);
   ~Supervisor();
   std::size_t run_once();
+  // Drops index entries of expired workflows (store.sweep_expired); returns how many.
+  std::size_t sweep_once();
   void start_thread();
   void stop();
 
