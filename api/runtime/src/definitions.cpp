@@ -73,6 +73,16 @@ void DefinitionRegistry::throw_not_found(const std::string& name, const std::str
                                                      "' (known: " + (known.empty() ? "none" : known) + ")");
 }
 
+bool DefinitionRegistry::claim_miss_refresh() const {
+  const std::int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                  std::chrono::steady_clock::now().time_since_epoch())
+                                  .count();
+  std::int64_t last_ns = last_miss_refresh_ns_.load();
+  const std::int64_t interval_ns = std::chrono::nanoseconds(miss_refresh_interval).count();
+  // One caller per interval wins the exchange; the others answer from what is known.
+  return now_ns - last_ns >= interval_ns && last_miss_refresh_ns_.compare_exchange_strong(last_ns, now_ns);
+}
+
 RegisteredDefinition DefinitionRegistry::find_entry(const std::string& name,
                                                     const std::string& version) const {
   {
@@ -81,7 +91,7 @@ RegisteredDefinition DefinitionRegistry::find_entry(const std::string& name,
   }
   // Another process may have registered it since the last refresh. A latest lookup of a known name
   // is not a miss: the periodic refresh keeps "latest" fresh enough.
-  if (store_ != nullptr) {
+  if (store_ != nullptr && claim_miss_refresh()) {
     refresh();
     std::lock_guard lock(mutex_);
     if (const RegisteredDefinition* entry = lookup(name, version)) return *entry;

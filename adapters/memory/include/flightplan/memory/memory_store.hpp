@@ -22,7 +22,7 @@ struct MemoryStoreSettings {
   std::int64_t retention_ms = 0;
 };
 
-class MemoryStore final : public engine::WorkflowStore {
+class MemoryStore : public engine::WorkflowStore {
  public:
   // `clock` measures visibility timeouts and timer due times; it must outlive the store.
   explicit MemoryStore(Clock& clock, MemoryStoreSettings settings = {})

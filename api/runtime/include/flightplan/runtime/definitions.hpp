@@ -14,6 +14,8 @@
 #include "flightplan/engine/definition.hpp"
 #include "flightplan/engine/store.hpp"
 
+#include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -50,14 +52,15 @@ class DefinitionRegistry {
  public:
   // Registered definitions (all versions of all names) the registry holds at most.
   static constexpr std::size_t definitions_max = 10'000;
+  static constexpr std::chrono::milliseconds miss_refresh_interval{50};
 
   // Adds a definition; a second one with the same name and version replaces nothing and is a
   // conflict unless its text is identical.
   void add(engine::DefinitionPtr definition, DefinitionOrigin origin = DefinitionOrigin::file,
            std::int64_t created_ms = 0);
   // `version` empty or "latest": the one registered last for that name. When neither is known
-  // and a store is attached, the store is asked first (refresh()). Throws OperationError(not_found)
-  // naming what is known.
+  // and a store is attached, the store is asked first (refresh(), at most once per
+  // miss_refresh_interval). Throws OperationError(not_found) naming what is known.
   engine::DefinitionPtr find(const std::string& name, const std::string& version = "") const;
   // As find(), with the origin and creation time.
   RegisteredDefinition find_entry(const std::string& name, const std::string& version = "") const;
@@ -87,6 +90,8 @@ class DefinitionRegistry {
     std::map<std::string, RegisteredDefinition> by_version;
     std::vector<std::string> order;  // registration order; back() is the latest
   };
+  // True when this miss may ask the store (see last_miss_refresh_ns_).
+  bool claim_miss_refresh() const;
   // Precondition: mutex_ held. nullptr when absent.
   const RegisteredDefinition* lookup(const std::string& name, const std::string& version) const;
   void add_locked(RegisteredDefinition entry) const;
@@ -104,6 +109,10 @@ class DefinitionRegistry {
   // so each is compiled, and a bad one logged, once.
   mutable std::mutex refresh_mutex_;
   mutable std::set<std::tuple<std::string, std::string, std::string>> stored_seen_;
+  // When find() last asked the store because of a miss (steady clock, ns): misses refresh at most
+  // once per miss_refresh_interval, so requests naming unknown workflows cannot turn into a stream
+  // of store reads.
+  mutable std::atomic<std::int64_t> last_miss_refresh_ns_{0};
 };
 
 }  // namespace flightplan::runtime

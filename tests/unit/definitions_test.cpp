@@ -1,0 +1,54 @@
+#define BOOST_TEST_MODULE definitions
+// The definition registry in front of the store: lookups of unknown names must not each become a
+// store read (a client sending random workflow names would otherwise drive the store).
+#include "flightplan/memory/memory_store.hpp"
+#include "flightplan/runtime/definitions.hpp"
+
+#include "../support/harness.hpp"
+
+#include <atomic>
+#include <thread>
+
+using namespace flightplan;
+
+namespace {
+
+// Counts how often the registry reads the stored definitions.
+class CountingStore final : public memory::MemoryStore {
+ public:
+  using memory::MemoryStore::MemoryStore;
+  std::vector<engine::StoredDefinition> list_definitions() override {
+    ++reads;
+    return memory::MemoryStore::list_definitions();
+  }
+  std::atomic<int> reads{0};
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(misses_read_the_store_at_most_once_per_interval) {
+  memory::ManualClock clock(testing::start_ms);
+  CountingStore store(clock);
+  runtime::DefinitionRegistry registry;
+  registry.attach_store(store, testing::compile_options());
+  for (int i = 0; i < 200; ++i)
+    BOOST_CHECK_THROW(registry.find("no-such-" + std::to_string(i)), engine::OperationError);
+  // 200 misses in far less than a second: one read, a few on a very slow machine, never 200.
+  BOOST_TEST(store.reads.load() >= 1);
+  BOOST_TEST(store.reads.load() <= 5);
+}
+
+BOOST_AUTO_TEST_CASE(a_miss_after_the_interval_learns_a_definition_stored_elsewhere) {
+  memory::ManualClock clock(testing::start_ms);
+  CountingStore store(clock);
+  runtime::DefinitionRegistry registry;
+  runtime::DefinitionRegistry elsewhere;  // another server process on the same store
+  registry.attach_store(store, testing::compile_options());
+  elsewhere.attach_store(store, testing::compile_options());
+  BOOST_CHECK_THROW(registry.find("hello"), engine::OperationError);
+  elsewhere.register_source("document: {dsl: '1.0.0', namespace: test, name: hello, version: '1.0.0'}\n"
+                            "do:\n  - greet:\n      set:\n        hello: world\n",
+                            testing::start_ms);
+  std::this_thread::sleep_for(runtime::DefinitionRegistry::miss_refresh_interval * 2);
+  BOOST_TEST(registry.find("hello")->document.version == "1.0.0");
+}
