@@ -51,12 +51,19 @@ int main(int argc, char** argv) {
       command->add_option("--address", serve.address, "HTTP listen address");
       command->add_option("--port", serve.port, "HTTP port (0: any free port)");
       command->add_option("--orchestrators", serve.orchestrators, "Orchestrator threads");
-      command->add_option("--auth-file", serve.auth_file, "API tokens, one 'ROLE TOKEN [LABEL]' per line")
-          ->envname("FLIGHTPLAN_AUTH_FILE");
+      command->add_option("--auth-file", serve.auth_file, "API tokens, one 'ROLE TOKEN [LABEL]' per line");
       command->add_flag("--no-auth", serve.no_auth, "Serve the API without authentication (on purpose)");
       command->add_option("--definitions-refresh-ms", serve.definitions_refresh_ms,
                           "How often definitions registered through other servers are learnt")
           ->check(CLI::Range(10, 3'600'000));
+    }
+    if (role == flightplan::cli::ServeOptions::Role::worker) {
+      command->add_option("--address", serve.address, "Listen address of --metrics-port");
+      command->add_option("--metrics-port", serve.metrics_port,
+                          "Serve /metrics, /healthz and /readyz on this port (0: any free port)")
+          ->check(CLI::Range(0, 65535));
+      command->add_option("--auth-file", serve.auth_file, "Tokens for --metrics-port, one 'ROLE TOKEN [LABEL]' per line");
+      command->add_flag("--no-auth", serve.no_auth, "Serve --metrics-port without authentication (on purpose)");
     }
     if (workers) {
       command->add_option("--activities", serve.activities, "Activity queues to serve, comma-separated");
@@ -121,6 +128,10 @@ int main(int argc, char** argv) {
   if (*server || *worker || *dev) {
     // "operator:tok1,viewer:tok2"; read here, the wiring layer, like every other setting.
     if (const char* tokens = std::getenv("FLIGHTPLAN_TOKENS")) serve.token_list = tokens;
+    // Not CLI11's envname: with the option on several subcommands the environment would win over
+    // the flag. The flag first, then the environment.
+    if (const char* file = std::getenv("FLIGHTPLAN_AUTH_FILE"); file != nullptr && serve.auth_file.empty())
+      serve.auth_file = file;
     return flightplan::cli::serve_command(serve);
   }
   if (auto status = flightplan::cli::run_client_command(client_options, std::cout, std::cerr)) return *status;

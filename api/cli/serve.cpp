@@ -275,6 +275,28 @@ void start_http(Roles& roles, const Context& context) {
        {"store", redis_store ? "redis" : "memory"}});
 }
 
+// A worker's own small HTTP server: probes and /metrics (its activity latencies live in this
+// process only), behind the same tokens as the API.
+void start_worker_http(Roles& roles, const Context& context) {
+  const ServeOptions& options = context.options;
+  roles.operations_api = std::make_unique<rest::OperationsApi>(
+      rest::OperationsApi{context.metrics, context.store, context.clock});
+  redis::RedisStore* redis_store = context.redis_store;
+  http::Router router;
+  http::add_builtin_routes(router, [redis_store] { return redis_store == nullptr || redis_store->ping(); });
+  rest::add_operations_routes(router, *roles.operations_api);
+  if (context.authorizer) router.set_authorizer(context.authorizer);
+  http::HttpServerSettings http_settings;
+  http_settings.address = options.address;
+  http_settings.port = static_cast<std::uint16_t>(options.metrics_port);
+  roles.http_server =
+      std::make_unique<http::HttpServer>(http_settings, std::move(router), server_hooks(context.metrics));
+  roles.http_server->start();
+  log(LogLevel::info, "listening",
+      {{"url", "http://" + options.address + ":" + std::to_string(roles.http_server->port())},
+       {"role", "worker"}});
+}
+
 // New requests stop first, then the roles finish their current round: every decision is either
 // committed or left unacknowledged for redelivery, never half-done.
 void drain(Roles& roles) {
@@ -326,7 +348,7 @@ int serve_command(const ServeOptions& options) {
   activities::register_bench_activities(activity_registry);
   http::Authorizer authorizer;
   try {
-    if (options.role != Role::worker) authorizer = api_authorizer(options);
+    if (options.role != Role::worker || options.metrics_port >= 0) authorizer = api_authorizer(options);
     engine::CompileOptions compile;
     compile.is_known_activity = [&](std::string_view name) { return activity_registry.contains(name); };
     definitions.load_directory(options.workflows_dir, compile);
@@ -352,6 +374,7 @@ int serve_command(const ServeOptions& options) {
     if (options.role != Role::worker) start_orchestration(roles, context);
     if (options.role != Role::server) start_workers(roles, context);
     if (options.role != Role::worker) start_http(roles, context);
+    if (options.role == Role::worker && options.metrics_port >= 0) start_worker_http(roles, context);
   } catch (const std::exception& e) {
     std::cerr << "flightplan: " << e.what() << "\n";
     drain(roles);

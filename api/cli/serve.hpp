@@ -40,6 +40,9 @@ struct ServeOptions {
   std::string token_list;  // FLIGHTPLAN_TOKENS: "operator:tok1,viewer:tok2"
   bool no_auth = false;    // --no-auth: serve the API open, on purpose
   std::int64_t definitions_refresh_ms = 1000;  // how often definitions registered elsewhere are learnt
+  // worker only: serve /metrics, /healthz and /readyz on this port of `address` (0: any free port);
+  // -1: no HTTP at all. Tokens are required as for server (--auth-file or --no-auth).
+  int metrics_port = -1;
 };
 
 int serve_command(const ServeOptions& options);

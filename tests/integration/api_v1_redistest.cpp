@@ -473,3 +473,29 @@ BOOST_AUTO_TEST_CASE(metrics_and_logs_show_requests_but_never_tokens) {
   BOOST_TEST(log.find("\"route\":\"/api/v1/workflows/{id}\"") != std::string::npos);
   BOOST_TEST(log.find("\"msg\":\"workflow control queued\"") != std::string::npos);
 }
+
+// `flightplan worker --metrics-port` serves its own /metrics (the activity latencies it measured)
+// behind the same tokens, and probes without.
+BOOST_AUTO_TEST_CASE(a_worker_serves_its_activity_metrics) {
+  Deployment& d = deployment();
+  auto worker = d.cluster.start_worker("worker-m", "bench", {"--metrics-port", "0", "--auth-file", d.tokens});
+  const auto listening = worker->wait_for_log("\"listening\"", 20'000);
+  BOOST_REQUIRE_MESSAGE(listening, worker->log_tail());
+  const std::string url = json::parse(*listening).at("url").get<std::string>();
+  const auto port = static_cast<std::uint16_t>(std::stoi(url.substr(url.rfind(':') + 1)));
+  const Client metrics_client{port, viewer_token};
+  const Client anonymous{port, std::nullopt};
+  BOOST_TEST(anonymous.get("/healthz").status == 200);
+  expect_problem(anonymous.get("/metrics"), 401, "Authorization");
+  // The worker competes with the dev process's bench workers: 20 workflows give it tasks.
+  register_definition(flaky_yaml);
+  for (int i = 0; i < 20; ++i) start(dev(), "flaky", "wm-" + std::to_string(i));
+  for (int i = 0; i < 20; ++i) await_view("wm-" + std::to_string(i), 30, is_final);
+  const HttpResponse metrics = metrics_client.get("/metrics");
+  BOOST_TEST(metrics.status == 200);
+  for (const char* needle : {"flightplan_activity_duration_seconds_bucket{activity=\"bench.undo\"",
+                             "flightplan_activity_outcomes_total{activity=\"bench.undo\"", "flightplan_queue_depth"})
+    BOOST_TEST(metrics.body.find(needle) != std::string::npos, needle << " missing:\n"
+                                                                      << metrics.body.substr(0, 3000));
+  BOOST_TEST(worker->log().find(viewer_token) == std::string::npos);
+}
