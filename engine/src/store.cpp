@@ -64,4 +64,62 @@ WorkflowSummary WorkflowSummary::from_json(const json& value) {
   return summary;
 }
 
+void WorkflowQuery::check() const {
+  if (limit < 1 || limit > 1000)
+    throw OperationError(ErrorCategory::invalid_argument,
+                         "limit must be between 1 and 1000, got " + std::to_string(limit));
+  if (started_from_ms < 0 || started_to_ms < 0)
+    throw OperationError(ErrorCategory::invalid_argument, "started bounds must not be negative");
+}
+
+bool WorkflowQuery::matches(const WorkflowSummary& summary) const {
+  return (!status || summary.status == *status) && (name.empty() || summary.name == name) &&
+         summary.id.compare(0, id_prefix.size(), id_prefix) == 0 && summary.started_ms >= started_from_ms &&
+         (started_to_ms == 0 || summary.started_ms < started_to_ms);
+}
+
+std::string encode_list_cursor(std::int64_t started_ms, const std::string& id) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string cursor = std::to_string(started_ms) + "-";
+  for (const unsigned char c : id) {
+    cursor.push_back(digits[c >> 4]);
+    cursor.push_back(digits[c & 0xf]);
+  }
+  return cursor;
+}
+
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::pair<std::int64_t, std::string> decode_list_cursor(const std::string& cursor) {
+  const auto malformed = [&] {
+    return OperationError(ErrorCategory::invalid_argument,
+                          "cursor '" + cursor.substr(0, 64) + "' is malformed: pass next_cursor unchanged");
+  };
+  const auto dash = cursor.find('-');
+  // At most 18 digits: any such number fits in 64 bits.
+  if (dash == 0 || dash == std::string::npos || dash > 18 || cursor.size() == dash + 1 ||
+      (cursor.size() - dash - 1) % 2 != 0)
+    throw malformed();
+  std::int64_t started_ms = 0;
+  for (std::size_t i = 0; i < dash; ++i) {
+    if (cursor[i] < '0' || cursor[i] > '9') throw malformed();
+    started_ms = started_ms * 10 + (cursor[i] - '0');
+  }
+  std::string id;
+  for (std::size_t i = dash + 1; i < cursor.size(); i += 2) {
+    const int high = hex_value(cursor[i]), low = hex_value(cursor[i + 1]);
+    if (high < 0 || low < 0) throw malformed();
+    id.push_back(static_cast<char>(high * 16 + low));
+  }
+  return {started_ms, id};
+}
+
 }  // namespace flightplan::engine

@@ -222,71 +222,10 @@ void MemoryStore::extend_task(const engine::ActivityTask& task) {
   claim->second.visible_again_ms = clock_.now_ms() + claim->second.visibility_ms;
 }
 
-namespace {
-
-// Cursor: "<started_ms>-<id in hex>", the position of the last item of a page. Hex keeps any id
-// safe inside a URL query.
-std::string encode_cursor(std::int64_t started_ms, const std::string& id) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string cursor = std::to_string(started_ms) + "-";
-  for (const unsigned char c : id) {
-    cursor.push_back(digits[c >> 4]);
-    cursor.push_back(digits[c & 0xf]);
-  }
-  return cursor;
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
-std::pair<std::int64_t, std::string> decode_cursor(const std::string& cursor) {
-  const auto malformed = [&] {
-    return engine::OperationError(
-        engine::ErrorCategory::invalid_argument,
-        "cursor '" + cursor.substr(0, 64) + "' is malformed: pass next_cursor unchanged");
-  };
-  const auto dash = cursor.find('-');
-  if (dash == 0 || dash == std::string::npos || dash > 18 || cursor.size() == dash + 1 ||
-      (cursor.size() - dash - 1) % 2 != 0)
-    throw malformed();
-  std::int64_t started_ms = 0;
-  for (std::size_t i = 0; i < dash; ++i) {
-    if (cursor[i] < '0' || cursor[i] > '9') throw malformed();
-    started_ms = started_ms * 10 + (cursor[i] - '0');
-  }
-  std::string id;
-  for (std::size_t i = dash + 1; i < cursor.size(); i += 2) {
-    const int high = hex_value(cursor[i]), low = hex_value(cursor[i + 1]);
-    if (high < 0 || low < 0) throw malformed();
-    id.push_back(static_cast<char>(high * 16 + low));
-  }
-  return {started_ms, id};
-}
-
-void check_query(const engine::WorkflowQuery& query) {
-  if (query.limit < 1 || query.limit > 1000)
-    throw engine::OperationError(engine::ErrorCategory::invalid_argument,
-                                 "limit must be between 1 and 1000, got " + std::to_string(query.limit));
-  if (query.started_from_ms < 0 || query.started_to_ms < 0)
-    throw engine::OperationError(engine::ErrorCategory::invalid_argument,
-                                 "started bounds must not be negative");
-}
-
-bool matches(const engine::WorkflowQuery& query, const engine::WorkflowSummary& summary) {
-  return (!query.status || summary.status == *query.status) &&
-         (query.name.empty() || summary.name == query.name) &&
-         summary.id.compare(0, query.id_prefix.size(), query.id_prefix) == 0;
-}
-
-}  // namespace
-
 engine::WorkflowPage MemoryStore::list_workflows(const engine::WorkflowQuery& query) {
-  check_query(query);
+  query.check();
   std::optional<StartKey> after;
-  if (!query.cursor.empty()) after = decode_cursor(query.cursor);
+  if (!query.cursor.empty()) after = engine::decode_list_cursor(query.cursor);
   std::lock_guard lock(mutex_);
   // by_start_ runs newest first: begin after the cursor and below the exclusive upper bound,
   // whichever of the two comes later.
@@ -299,10 +238,10 @@ engine::WorkflowPage MemoryStore::list_workflows(const engine::WorkflowQuery& qu
   engine::WorkflowPage page;
   for (; it != by_start_.end() && it->first >= query.started_from_ms; ++it) {
     const engine::WorkflowSummary& summary = workflows_.at(it->second).summary;
-    if (!matches(query, summary)) continue;
+    if (!query.matches(summary)) continue;
     if (page.workflows.size() == query.limit) {
       const engine::WorkflowSummary& last = page.workflows.back();
-      page.next_cursor = encode_cursor(last.started_ms, last.id);
+      page.next_cursor = engine::encode_list_cursor(last.started_ms, last.id);
       break;
     }
     page.workflows.push_back(summary);

@@ -106,22 +106,6 @@ redis.call('ZADD', KEYS[2], seq, ARGV[1])
 return 'created'
 )lua"};
 
-void check_query(const engine::WorkflowQuery& query) {
-  if (query.limit < 1 || query.limit > 1000)
-    throw OperationError(ErrorCategory::invalid_argument,
-                         "limit must be between 1 and 1000, got " + std::to_string(query.limit));
-  if (query.started_from_ms < 0 || query.started_to_ms < 0)
-    throw OperationError(ErrorCategory::invalid_argument, "started bounds must not be negative");
-}
-
-bool matches(const engine::WorkflowQuery& query, const WorkflowSummary& summary) {
-  return (!query.status || summary.status == *query.status) &&
-         (query.name.empty() || summary.name == query.name) &&
-         summary.id.compare(0, query.id_prefix.size(), query.id_prefix) == 0 &&
-         summary.started_ms >= query.started_from_ms &&
-         (query.started_to_ms == 0 || summary.started_ms < query.started_to_ms);
-}
-
 // One partition's stream of index entries during a time-ordered list.
 struct Lane {
   std::string index;
@@ -192,7 +176,7 @@ RedisStore::ListPlan RedisStore::plan_list(const engine::WorkflowQuery& query) {
   std::string upper;  // exclusive upper bound, from started_to_ms and the cursor
   if (query.started_to_ms > 0) upper = store_support::padded_ms(query.started_to_ms);
   if (!query.cursor.empty()) {
-    const auto [started_ms, id] = store_support::decode_cursor(query.cursor);
+    const auto [started_ms, id] = engine::decode_list_cursor(query.cursor);
     const std::string after = store_support::index_member(started_ms, id);
     if (upper.empty() || after < upper) upper = after;
   }
@@ -242,7 +226,7 @@ RedisStore::ListPlan RedisStore::plan_list(const engine::WorkflowQuery& query) {
 }
 
 engine::WorkflowPage RedisStore::list_workflows(const engine::WorkflowQuery& query) {
-  check_query(query);
+  query.check();
   const ListPlan plan = plan_list(query);
   if (plan.candidates == 0) return {};
   return plan.by_prefix ? list_by_prefix(plan, query) : list_sorted(plan, query);
@@ -274,12 +258,12 @@ engine::WorkflowPage RedisStore::list_sorted(const ListPlan& plan, const engine:
       last = std::move(entry);
       if (!record) continue;  // swept since the index was read
       WorkflowSummary summary = store_support::parse_summary_record(*record);
-      if (matches(query, summary)) page.workflows.push_back(std::move(summary));
+      if (query.matches(summary)) page.workflows.push_back(std::move(summary));
     }
     if (drained(lanes)) return page;
   }
   const auto [started_ms, id] = store_support::parse_index_member(last);
-  page.next_cursor = store_support::encode_cursor(started_ms, id);
+  page.next_cursor = engine::encode_list_cursor(started_ms, id);
   return page;
 }
 
@@ -287,7 +271,7 @@ engine::WorkflowPage RedisStore::list_sorted(const ListPlan& plan, const engine:
 // and pages in memory.
 engine::WorkflowPage RedisStore::list_by_prefix(const ListPlan& plan, const engine::WorkflowQuery& query) {
   std::optional<std::pair<std::int64_t, std::string>> after;
-  if (!query.cursor.empty()) after = store_support::decode_cursor(query.cursor);
+  if (!query.cursor.empty()) after = engine::decode_list_cursor(query.cursor);
   std::vector<ScriptCall> calls;
   for (int p = 0; p < settings_.partitions; ++p)
     calls.push_back(
@@ -301,7 +285,7 @@ engine::WorkflowPage RedisStore::list_by_prefix(const ListPlan& plan, const engi
       for (std::size_t j = 1; j < items.size(); j += 2) {
         if (items[j].is_nil()) continue;
         WorkflowSummary summary = store_support::parse_summary_record(items[j].as_string());
-        if (matches(query, summary) && (!after || std::make_pair(summary.started_ms, summary.id) < *after))
+        if (query.matches(summary) && (!after || std::make_pair(summary.started_ms, summary.id) < *after))
           found.push_back(std::move(summary));
       }
     }
@@ -312,7 +296,7 @@ engine::WorkflowPage RedisStore::list_by_prefix(const ListPlan& plan, const engi
   engine::WorkflowPage page;
   if (found.size() > query.limit) {
     found.resize(query.limit);
-    page.next_cursor = store_support::encode_cursor(found.back().started_ms, found.back().id);
+    page.next_cursor = engine::encode_list_cursor(found.back().started_ms, found.back().id);
   }
   page.workflows = std::move(found);
   return page;

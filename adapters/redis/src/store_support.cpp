@@ -42,50 +42,6 @@ engine::WorkflowSummary parse_summary_record(std::string_view record) {
   }
 }
 
-std::string encode_cursor(std::int64_t started_ms, const std::string& id) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string cursor = std::to_string(started_ms) + "-";
-  for (const unsigned char c : id) {
-    cursor.push_back(digits[c >> 4]);
-    cursor.push_back(digits[c & 0xf]);
-  }
-  return cursor;
-}
-
-namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
-}  // namespace
-
-std::pair<std::int64_t, std::string> decode_cursor(const std::string& cursor) {
-  const auto malformed = [&] {
-    return OperationError(ErrorCategory::invalid_argument,
-                          "cursor '" + cursor.substr(0, 64) + "' is malformed: pass next_cursor unchanged");
-  };
-  const auto dash = cursor.find('-');
-  // At most 18 digits: any such number fits in 64 bits.
-  if (dash == 0 || dash == std::string::npos || dash > 18 || cursor.size() == dash + 1 ||
-      (cursor.size() - dash - 1) % 2 != 0)
-    throw malformed();
-  std::int64_t started_ms = 0;
-  for (std::size_t i = 0; i < dash; ++i) {
-    if (cursor[i] < '0' || cursor[i] > '9') throw malformed();
-    started_ms = started_ms * 10 + (cursor[i] - '0');
-  }
-  std::string id;
-  for (std::size_t i = dash + 1; i < cursor.size(); i += 2) {
-    const int high = hex_value(cursor[i]), low = hex_value(cursor[i + 1]);
-    if (high < 0 || low < 0) throw malformed();
-    id.push_back(static_cast<char>(high * 16 + low));
-  }
-  return {started_ms, id};
-}
-
 std::string prefix_end(std::string_view prefix) {
   std::string end(prefix);
   while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xff) end.pop_back();

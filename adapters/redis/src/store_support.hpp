@@ -1,7 +1,7 @@
 #pragma once
-// Private to the Redis store: how summaries and index entries are encoded in Redis values, the
-// list cursor, and running one script many times in one round trip. docs/redis-keys.md describes
-// the formats.
+// Private to the Redis store: how summaries and index entries are encoded in Redis values, and
+// running one script many times in one round trip. docs/redis-keys.md describes the formats; the
+// list cursor is the port's (engine::encode_list_cursor).
 #include "flightplan/engine/store.hpp"
 #include "flightplan/redis/client.hpp"
 
@@ -37,11 +37,6 @@ std::pair<std::int64_t, std::string> parse_index_member(std::string_view member)
 // header lets the Lua scripts find the old index entries without decoding JSON.
 std::string summary_record(const engine::WorkflowSummary& summary);
 engine::WorkflowSummary parse_summary_record(std::string_view record);
-
-// The list cursor: "<started_ms>-<id in hex>" (hex keeps any id safe in a URL query). Throws
-// OperationError(invalid_argument) naming the cursor when it is malformed.
-std::string encode_cursor(std::int64_t started_ms, const std::string& id);
-std::pair<std::int64_t, std::string> decode_cursor(const std::string& cursor);
 
 // The smallest string greater than every string starting with `prefix`; empty when there is none
 // (the prefix is all 0xff bytes).

@@ -14,6 +14,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace flightplan::engine {
@@ -88,7 +89,19 @@ struct WorkflowQuery {
   std::string id_prefix;            // empty: any
   std::size_t limit = 50;           // 1..1000
   std::string cursor;               // empty: first page
+
+  // For store implementations. Throws OperationError(invalid_argument) for a limit outside 1..1000
+  // or a negative time bound.
+  void check() const;
+  // Does `summary` pass every filter (the cursor aside)?
+  bool matches(const WorkflowSummary& summary) const;
 };
+
+// The list cursor both stores use: "<started_ms>-<id in hex>", the position of the last item of a
+// page (hex keeps any id safe in a URL query). decode throws OperationError(invalid_argument)
+// naming the cursor when it is malformed.
+std::string encode_list_cursor(std::int64_t started_ms, const std::string& id);
+std::pair<std::int64_t, std::string> decode_list_cursor(const std::string& cursor);
 
 struct WorkflowPage {
   std::vector<WorkflowSummary> workflows;
