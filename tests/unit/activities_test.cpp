@@ -3,6 +3,7 @@
 
 #include "flightplan/activities/activity.hpp"
 #include "flightplan/activities/fault_injection.hpp"
+#include "../support/recording_host.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -33,21 +34,8 @@ constexpr const char* unavailable_type = "https://flightplan.dev/errors/unavaila
 const json pickup_location = "47.6097,-122.3331";
 const json dropoff_location = {{"latitude", 47.6740}, {"longitude", -122.1215}};
 
-struct SentSignal {
-  std::string workflow_id;
-  std::string name;
-  json payload;
-  std::int64_t delay_ms;
-};
-
-class RecordingHost : public ActivityHost {
- public:
-  void send_signal(const std::string& workflow_id, const std::string& signal, json payload,
-                   std::int64_t delay_ms) override {
-    signals.push_back({workflow_id, signal, std::move(payload), delay_ms});
-  }
-  std::vector<SentSignal> signals;
-};
+using flightplan::testing::RecordingHost;
+using flightplan::testing::SentSignal;
 
 struct Services {
   Services() { register_delivery_activities(registry); }

@@ -7,6 +7,7 @@
 
 #include "flightplan/activities/activity.hpp"
 #include "flightplan/activities/flight.hpp"
+#include "../support/recording_host.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -285,21 +286,8 @@ BOOST_AUTO_TEST_SUITE_END()
 
 namespace {
 
-struct SentSignal {
-  std::string workflow_id;
-  std::string name;
-  json payload;
-  std::int64_t delay_ms;
-};
-
-class RecordingHost : public ActivityHost {
- public:
-  void send_signal(const std::string& workflow_id, const std::string& signal, json payload,
-                   std::int64_t delay_ms) override {
-    signals.push_back({workflow_id, signal, std::move(payload), delay_ms});
-  }
-  std::vector<SentSignal> signals;
-};
+using flightplan::testing::RecordingHost;
+using flightplan::testing::SentSignal;
 
 struct Services {
   Services() { register_delivery_activities(registry); }
