@@ -22,30 +22,6 @@ struct ApiRequest {
   std::int64_t timeout_ms = 20'000;
 };
 
-namespace detail {
-
-inline int connect_loopback(std::uint16_t port) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::runtime_error(std::string("API client: socket: ") + std::strerror(errno));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-    close(fd);
-    throw std::runtime_error("API client: connect to port " + std::to_string(port) + ": " +
-                             std::strerror(errno));
-  }
-  return fd;
-}
-
-struct Socket {
-  int fd;
-  ~Socket() { close(fd); }
-};
-
-}  // namespace detail
-
 // Sends `raw` as it is and reads one response; nullopt when none arrives within `timeout_ms` or the
 // server closes without one.
 inline std::optional<HttpResponse> raw_exchange(std::uint16_t port, const std::string& raw,

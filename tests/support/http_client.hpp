@@ -51,6 +51,28 @@ namespace detail {
 
 using SteadyClock = std::chrono::steady_clock;
 
+// A connected socket to 127.0.0.1:port; throws std::runtime_error naming the port on failure.
+inline int connect_loopback(std::uint16_t port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error(std::string("HTTP client: socket: ") + std::strerror(errno));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    close(fd);
+    throw std::runtime_error("HTTP client: connect to port " + std::to_string(port) + ": " +
+                             std::strerror(errno));
+  }
+  return fd;
+}
+
+// Closes the socket when the request is over, however it ends.
+struct Socket {
+  int fd;
+  ~Socket() { close(fd); }
+};
+
 inline int remaining_ms(SteadyClock::time_point deadline) {
   const auto left =
       std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now()).count();
@@ -150,19 +172,8 @@ inline bool read_response(int fd, std::string& buffer, HttpResponse& response,
 inline HttpResponse http_request(std::uint16_t port, const HttpRequest& request) {
   using detail::SteadyClock;
   const auto deadline = SteadyClock::now() + std::chrono::milliseconds(request.timeout_ms);
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::runtime_error(std::string("HTTP client: socket: ") + std::strerror(errno));
-  struct Closer {
-    int fd;
-    ~Closer() { close(fd); }
-  } closer{fd};
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
-    throw std::runtime_error("HTTP client: connect to port " + std::to_string(port) + ": " +
-                             std::strerror(errno));
+  const detail::Socket socket{detail::connect_loopback(port)};
+  const int fd = socket.fd;
   constexpr std::size_t expect_continue_bytes_min = 64 * 1024;
   const bool expect_continue = request.body.size() >= expect_continue_bytes_min;
   std::string head =
