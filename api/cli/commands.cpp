@@ -62,7 +62,7 @@ json read_json_argument(const std::string& argument, const std::string& what) {
 }
 
 std::int64_t start_time_ms(const std::string& text) {
-  if (text.empty()) return memory::SystemClock().now_ms();
+  if (text.empty()) return runtime::SystemClock().now_ms();
   auto ms = engine::parse_timestamp_ms(text);
   if (!ms) throw std::runtime_error("--start-time '" + text + "' is not an RFC 3339 timestamp");
   return *ms;
@@ -107,9 +107,9 @@ int run_command(const RunOptions& options, std::ostream& out, std::ostream& err)
   activities::ActivityRegistry registry;  // fresh service state for this run
   activities::register_delivery_activities(registry);
   activities::register_bench_activities(registry);
-  memory::ManualClock manual_clock(start_ms);
-  memory::SystemClock system_clock;
-  memory::Clock& clock = options.real_time ? static_cast<memory::Clock&>(system_clock) : manual_clock;
+  runtime::ManualClock manual_clock(start_ms);
+  runtime::SystemClock system_clock;
+  runtime::Clock& clock = options.real_time ? static_cast<runtime::Clock&>(system_clock) : manual_clock;
   memory::LocalRuntime runtime(registry, faults, clock);
   runtime.start(definition, options.workflow_id, input);
   const bool finished = runtime.run();

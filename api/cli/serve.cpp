@@ -1,6 +1,7 @@
 #include "serve.hpp"
 
 #include "flightplan/activities/activity.hpp"
+#include "flightplan/yaml/source_loader.hpp"
 #include "flightplan/dashboard/dashboard.hpp"
 #include "flightplan/http/auth.hpp"
 #include "flightplan/http/server.hpp"
@@ -9,8 +10,9 @@
 #include "flightplan/redis/server_process.hpp"
 #include "flightplan/rest/delivery_api.hpp"
 #include "flightplan/runtime/log.hpp"
-#include "flightplan/runtime/metrics.hpp"
-#include "flightplan/runtime/workers.hpp"
+#include "flightplan/metrics/metrics.hpp"
+#include "flightplan/runtime/supervisor.hpp"
+#include "flightplan/runtime/worker_pool.hpp"
 
 #include <pthread.h>
 #include <sys/stat.h>
@@ -45,7 +47,7 @@ std::string default_instance() {
 }
 
 // Workflow ids for start requests that name none: time-ordered and unique across processes.
-std::function<std::string()> id_generator(memory::Clock& clock) {
+std::function<std::string()> id_generator(runtime::Clock& clock) {
   auto counter = std::make_shared<std::atomic<std::uint64_t>>(std::random_device{}());
   return [&clock, counter] {
     char id[48];
@@ -113,7 +115,7 @@ bool is_routine(std::string_view route) {
   return route == "/healthz" || route == "/readyz" || route == "/metrics";
 }
 
-http::HttpServerHooks server_hooks(runtime::Metrics& metrics) {
+http::HttpServerHooks server_hooks(metrics::Metrics& metrics) {
   http::HttpServerHooks hooks;
   // One JSON line per response. Headers are not passed to this hook: tokens never reach the log.
   hooks.access_log = [&metrics](const http::AccessLogEntry& entry) {
@@ -159,7 +161,7 @@ class DefinitionRefresher {
 
 // The store every role works on: Redis (given or a private redis-server for dev) or, for dev on
 // request, the in-process store.
-std::unique_ptr<engine::WorkflowStore> open_store(const ServeOptions& options, memory::Clock& clock,
+std::unique_ptr<engine::WorkflowStore> open_store(const ServeOptions& options, runtime::Clock& clock,
                                                   std::unique_ptr<redis::ServerProcess>& private_redis,
                                                   redis::RedisStore*& redis_store) {
   const bool dev = options.role == ServeOptions::Role::dev;
@@ -207,10 +209,10 @@ struct Context {
   std::string instance;
   engine::WorkflowStore& store;
   redis::RedisStore* redis_store;
-  memory::Clock& clock;
+  runtime::Clock& clock;
   runtime::DefinitionRegistry& definitions;
   activities::ActivityRegistry& activity_registry;
-  runtime::Metrics& metrics;
+  metrics::Metrics& metrics;
   runtime::Orchestrator& starter;
   http::Authorizer authorizer;  // empty: the API is open
 };
@@ -220,7 +222,7 @@ void start_orchestration(Roles& roles, const Context& context) {
     runtime::OrchestratorSettings o;
     o.consumer = context.instance + "/orchestrator-" + std::to_string(i);
     if (context.options.visibility_ms > 0) o.visibility_ms = context.options.visibility_ms;
-    o.metrics = &context.metrics;
+    o.observer = &context.metrics;
     roles.orchestrators.push_back(
         std::make_unique<runtime::Orchestrator>(context.store, context.definitions, context.clock, o));
     roles.orchestrators.back()->start_thread();
@@ -242,7 +244,7 @@ void start_workers(Roles& roles, const Context& context) {
   w.threads_per_queue = std::max(1, options.worker_threads);
   w.consumer = context.instance;
   if (options.visibility_ms > 0) w.visibility_ms = options.visibility_ms;
-  w.metrics = &context.metrics;
+  w.observer = &context.metrics;
   roles.workers = std::make_unique<runtime::WorkerPool>(context.store, context.activity_registry, faults,
                                                         context.clock, w);
   roles.workers->start_threads();
@@ -332,17 +334,17 @@ int serve_command(const ServeOptions& options) {
   std::unique_ptr<redis::ServerProcess> private_redis;
   std::unique_ptr<engine::WorkflowStore> store;
   redis::RedisStore* redis_store = nullptr;
-  memory::SystemClock system_clock;
+  runtime::SystemClock system_clock;
   // Virtual time = origin + (real time - origin) * scale: processes given the same origin agree on
   // the time, so one stamps an activity's start and another fires its deadline consistently.
   const std::int64_t real_now_ms = system_clock.now_ms();
   const std::int64_t time_origin_ms = options.time_origin_ms > 0 ? options.time_origin_ms : real_now_ms;
   const double real_elapsed_ms = static_cast<double>(real_now_ms - time_origin_ms);
   const std::int64_t virtual_elapsed_ms = static_cast<std::int64_t>(real_elapsed_ms * options.time_scale);
-  memory::ScaledClock scaled_clock(time_origin_ms + virtual_elapsed_ms, options.time_scale);
-  memory::Clock& clock = options.time_scale != 1.0 ? static_cast<memory::Clock&>(scaled_clock) : system_clock;
+  runtime::ScaledClock scaled_clock(time_origin_ms + virtual_elapsed_ms, options.time_scale);
+  runtime::Clock& clock = options.time_scale != 1.0 ? static_cast<runtime::Clock&>(scaled_clock) : system_clock;
   const std::string instance = options.instance.empty() ? default_instance() : options.instance;
-  runtime::DefinitionRegistry definitions;
+  runtime::DefinitionRegistry definitions{yaml::source_loader(), clock};
   activities::ActivityRegistry activity_registry;
   activities::register_delivery_activities(activity_registry);
   activities::register_bench_activities(activity_registry);
@@ -362,10 +364,10 @@ int serve_command(const ServeOptions& options) {
     return 2;
   }
 
-  runtime::Metrics metrics;
+  metrics::Metrics metrics;
   runtime::OrchestratorSettings starter_settings;
   starter_settings.consumer = instance + "/api";
-  starter_settings.metrics = &metrics;
+  starter_settings.observer = &metrics;
   runtime::Orchestrator starter(*store, definitions, clock, starter_settings);  // serves start requests
   const Context context{options,     instance,          *store,  redis_store, clock,
                         definitions, activity_registry, metrics, starter,     std::move(authorizer)};

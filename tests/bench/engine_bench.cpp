@@ -134,7 +134,7 @@ void BM_DeliverySagaInProcess(benchmark::State& bench) {
   for (auto _ : bench) {
     activities::ActivityRegistry registry;  // a fresh fleet: the drones are not released on success
     activities::register_delivery_activities(registry);
-    memory::ManualClock clock(start_ms);
+    runtime::ManualClock clock(start_ms);
     memory::LocalRuntime runtime(registry, activities::FaultInjector{}, clock);
     runtime.start(definition, "wf", input);
     runtime.run();

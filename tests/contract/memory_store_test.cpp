@@ -7,7 +7,7 @@
 namespace {
 
 struct MemoryStoreFixture {
-  flightplan::memory::ManualClock clock{1'000'000};
+  flightplan::runtime::ManualClock clock{1'000'000};
   flightplan::memory::MemoryStore memory{clock, flightplan::memory::MemoryStoreSettings{3'600'000}};
   flightplan::engine::WorkflowStore& store() { return memory; }
   std::int64_t retention_ms() { return 3'600'000; }

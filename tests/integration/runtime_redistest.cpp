@@ -3,8 +3,10 @@
 // workers as threads of this process, time sped up by a scaled clock.
 #include "flightplan/engine/duration.hpp"
 #include "flightplan/redis/redis_store.hpp"
+#include "flightplan/yaml/source_loader.hpp"
 #include "flightplan/runtime/orchestrator.hpp"
-#include "flightplan/runtime/workers.hpp"
+#include "flightplan/runtime/supervisor.hpp"
+#include "flightplan/runtime/worker_pool.hpp"
 
 #include "../support/harness.hpp"
 #include "../support/redis_server.hpp"
@@ -34,8 +36,8 @@ json near_hangar_delivery(const std::string& id, const std::string& deadline = "
 struct Cluster {
   testing::RedisServer server;
   std::unique_ptr<redis::RedisStore> store;
-  memory::ScaledClock clock{testing::start_ms, time_scale};
-  runtime::DefinitionRegistry definitions;
+  runtime::ScaledClock clock{testing::start_ms, time_scale};
+  runtime::DefinitionRegistry definitions{yaml::source_loader(), clock};
   activities::ActivityRegistry activities_registry;
   std::vector<std::unique_ptr<runtime::Orchestrator>> orchestrators;
   std::unique_ptr<runtime::Supervisor> supervisor;
@@ -186,8 +188,8 @@ std::pair<engine::WorkflowState, std::vector<std::string>> run_slow(bool beat) {
   settings.pool.client.url = server.url();
   settings.pool.client_count = 6;
   redis::RedisStore store(settings);
-  memory::SystemClock clock;
-  runtime::DefinitionRegistry definitions;
+  runtime::SystemClock clock;
+  runtime::DefinitionRegistry definitions{yaml::source_loader(), clock};
   definitions.add(testing::compile_yaml(slow_workflow, "slow.yaml"));
   activities::ActivityRegistry registry;
   registry.add("test.slow", std::make_shared<SlowActivity>());

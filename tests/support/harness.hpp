@@ -119,7 +119,7 @@ class FlakyActivity : public activities::Activity {
 // A runtime with fresh activity services and a manual clock at start_ms.
 struct Harness {
   activities::ActivityRegistry registry;
-  memory::ManualClock clock{start_ms};
+  runtime::ManualClock clock{start_ms};
   std::unique_ptr<memory::LocalRuntime> runtime;
 
   explicit Harness(const std::string& inject = "", std::uint64_t seed = 1) {

@@ -3,6 +3,7 @@
 // store read (a client sending random workflow names would otherwise drive the store).
 #include "flightplan/memory/memory_store.hpp"
 #include "flightplan/runtime/definitions.hpp"
+#include "flightplan/yaml/source_loader.hpp"
 
 #include "../support/harness.hpp"
 
@@ -27,28 +28,33 @@ class CountingStore final : public memory::MemoryStore {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(misses_read_the_store_at_most_once_per_interval) {
-  memory::ManualClock clock(testing::start_ms);
+  runtime::ManualClock clock(testing::start_ms);
   CountingStore store(clock);
-  runtime::DefinitionRegistry registry;
+  runtime::DefinitionRegistry registry(yaml::source_loader(), clock);
   registry.attach_store(store, testing::compile_options());
+  // 200 misses within one interval: one read. The clock is the registry's only notion of time.
   for (int i = 0; i < 200; ++i)
     BOOST_CHECK_THROW(registry.find("no-such-" + std::to_string(i)), engine::OperationError);
-  // 200 misses in far less than a second: one read, a few on a very slow machine, never 200.
-  BOOST_TEST(store.reads.load() >= 1);
-  BOOST_TEST(store.reads.load() <= 5);
+  BOOST_TEST(store.reads.load() == 1);
+  clock.advance(runtime::DefinitionRegistry::miss_refresh_interval_ms - 1);
+  BOOST_CHECK_THROW(registry.find("no-such-again"), engine::OperationError);
+  BOOST_TEST(store.reads.load() == 1);
+  clock.advance(1);
+  BOOST_CHECK_THROW(registry.find("no-such-again"), engine::OperationError);
+  BOOST_TEST(store.reads.load() == 2);
 }
 
 BOOST_AUTO_TEST_CASE(a_miss_after_the_interval_learns_a_definition_stored_elsewhere) {
-  memory::ManualClock clock(testing::start_ms);
+  runtime::ManualClock clock(testing::start_ms);
   CountingStore store(clock);
-  runtime::DefinitionRegistry registry;
-  runtime::DefinitionRegistry elsewhere;  // another server process on the same store
+  runtime::DefinitionRegistry registry(yaml::source_loader(), clock);
+  runtime::DefinitionRegistry elsewhere(yaml::source_loader(), clock);  // another server process
   registry.attach_store(store, testing::compile_options());
   elsewhere.attach_store(store, testing::compile_options());
   BOOST_CHECK_THROW(registry.find("hello"), engine::OperationError);
   elsewhere.register_source("document: {dsl: '1.0.0', namespace: test, name: hello, version: '1.0.0'}\n"
                             "do:\n  - greet:\n      set:\n        hello: world\n",
                             testing::start_ms);
-  std::this_thread::sleep_for(runtime::DefinitionRegistry::miss_refresh_interval * 2);
+  clock.advance(runtime::DefinitionRegistry::miss_refresh_interval_ms);
   BOOST_TEST(registry.find("hello")->document.version == "1.0.0");
 }

@@ -7,6 +7,7 @@
 #include "../../api/cli/serve.hpp"
 #include "flightplan/http/problem.hpp"
 #include "flightplan/memory/memory_store.hpp"
+#include "flightplan/yaml/source_loader.hpp"
 #include "flightplan/rest/operations_api.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -27,10 +28,10 @@ constexpr std::int64_t start_ms = 1795219200000;
 
 // Everything build_router() needs, on the in-process store.
 struct Server {
-  memory::ManualClock clock{start_ms};
+  runtime::ManualClock clock{start_ms};
   memory::MemoryStore store{clock};
-  runtime::DefinitionRegistry definitions;
-  runtime::Metrics metrics;
+  runtime::DefinitionRegistry definitions{yaml::source_loader(), clock};
+  metrics::Metrics metrics;
   runtime::Orchestrator orchestrator{store, definitions, clock, runtime::OrchestratorSettings{}};
   rest::WorkflowApi workflows{orchestrator, store, clock, [] { return std::string("wf-1"); }};
   rest::DefinitionApi definition_api{definitions, clock};

@@ -6,10 +6,11 @@
 #include "flightplan/engine/duration.hpp"
 #include "flightplan/http/problem.hpp"
 #include "flightplan/memory/memory_store.hpp"
+#include "flightplan/yaml/source_loader.hpp"
 #include "flightplan/rest/definition_api.hpp"
 #include "flightplan/rest/operations_api.hpp"
 #include "flightplan/rest/workflow_api.hpp"
-#include "flightplan/runtime/metrics.hpp"
+#include "flightplan/metrics/metrics.hpp"
 
 #include "../support/harness.hpp"
 
@@ -62,10 +63,10 @@ do:
 )";
 
 struct Api {
-  memory::ManualClock clock{testing::start_ms};
+  runtime::ManualClock clock{testing::start_ms};
   memory::MemoryStore store{clock};
-  runtime::DefinitionRegistry definitions;
-  runtime::Metrics metrics;
+  runtime::DefinitionRegistry definitions{yaml::source_loader(), clock};
+  metrics::Metrics metrics;
   runtime::Orchestrator orchestrator;
   int next_id = 0;
   rest::WorkflowApi workflows;
@@ -85,10 +86,10 @@ struct Api {
     rest::add_operations_routes(router, operations);
   }
 
-  static runtime::OrchestratorSettings settings(runtime::Metrics& metrics) {
+  static runtime::OrchestratorSettings settings(metrics::Metrics& metrics) {
     runtime::OrchestratorSettings s;
     s.block_ms = 0;
-    s.metrics = &metrics;
+    s.observer = &metrics;
     return s;
   }
 
@@ -491,7 +492,7 @@ BOOST_AUTO_TEST_CASE(graph_references_match_history_refs) {
 
 BOOST_AUTO_TEST_CASE(another_registry_learns_stored_definitions) {
   Api api;
-  runtime::DefinitionRegistry other;  // a second server process on the same store
+  runtime::DefinitionRegistry other(yaml::source_loader(), api.clock);  // a second server process
   other.attach_store(api.store, testing::compile_options());
   BOOST_TEST(other.find("waiter")->document.name == "waiter");  // a miss asks the store
   BOOST_TEST(other.entries().size() == 2u);

@@ -24,7 +24,7 @@ void add_operations_routes(http::Router& router, const OperationsApi& api) {
                    {{"error", e.what()}, {"request_id", request.request_id}});
     }
     http::Response response;
-    response.content_type = std::string(runtime::metrics_content_type);
+    response.content_type = std::string(metrics::metrics_content_type);
     response.body = api.metrics.serialize();
     return response;
   });

@@ -4,7 +4,7 @@
 // docs/api.md.
 #include "flightplan/engine/definition.hpp"
 #include "flightplan/http/router.hpp"
-#include "flightplan/memory/local_runtime.hpp"
+#include "flightplan/runtime/clock.hpp"
 #include "flightplan/runtime/definitions.hpp"
 
 #include <nlohmann/json.hpp>
@@ -13,7 +13,7 @@ namespace flightplan::rest {
 
 struct DefinitionApi {
   runtime::DefinitionRegistry& registry;  // with a store attached (attach_store)
-  memory::Clock& clock;
+  runtime::Clock& clock;
 };
 
 // Registers every /api/v1/definitions route on `router`. `api` must outlive the router's handlers.

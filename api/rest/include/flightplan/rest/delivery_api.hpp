@@ -7,7 +7,7 @@
 #include "flightplan/engine/state.hpp"
 #include "flightplan/engine/store.hpp"
 #include "flightplan/http/router.hpp"
-#include "flightplan/memory/local_runtime.hpp"
+#include "flightplan/runtime/clock.hpp"
 #include "flightplan/runtime/orchestrator.hpp"
 
 #include <nlohmann/json.hpp>
@@ -21,7 +21,7 @@ namespace flightplan::rest {
 struct DeliveryApi {
   runtime::Orchestrator& orchestrator;
   engine::WorkflowStore& store;
-  memory::Clock& clock;                          // "now" of status requests; may be scaled
+  runtime::Clock& clock;                          // "now" of status requests; may be scaled
   std::function<std::string()> new_delivery_id;  // server-assigned delivery (= workflow) ids
   std::string workflow = "delivery";             // the definition a delivery request starts
 };

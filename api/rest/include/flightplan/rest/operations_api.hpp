@@ -3,17 +3,17 @@
 // OpenAPI 3.0 document, public; embedded into the binary at build time from api/rest/openapi.json).
 #include "flightplan/engine/store.hpp"
 #include "flightplan/http/router.hpp"
-#include "flightplan/memory/local_runtime.hpp"
-#include "flightplan/runtime/metrics.hpp"
+#include "flightplan/runtime/clock.hpp"
+#include "flightplan/metrics/metrics.hpp"
 
 #include <string_view>
 
 namespace flightplan::rest {
 
 struct OperationsApi {
-  runtime::Metrics& metrics;
+  metrics::Metrics& metrics;
   engine::WorkflowStore& store;  // read for the queue, backlog and timer gauges at each scrape
-  memory::Clock& clock;
+  runtime::Clock& clock;
 };
 
 // Registers GET /metrics and GET /api/v1/openapi.json. `api` must outlive the router's handlers.

@@ -4,7 +4,7 @@
 // their bodies are described in docs/api.md.
 #include "flightplan/engine/store.hpp"
 #include "flightplan/http/router.hpp"
-#include "flightplan/memory/local_runtime.hpp"
+#include "flightplan/runtime/clock.hpp"
 #include "flightplan/runtime/orchestrator.hpp"
 
 #include <functional>
@@ -15,7 +15,7 @@ namespace flightplan::rest {
 struct WorkflowApi {
   runtime::Orchestrator& orchestrator;
   engine::WorkflowStore& store;
-  memory::Clock& clock;
+  runtime::Clock& clock;
   std::function<std::string()> new_workflow_id;  // used when a start request names no id
 };
 

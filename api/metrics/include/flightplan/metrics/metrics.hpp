@@ -8,28 +8,29 @@
 // Thread-safe.
 #include "flightplan/engine/state.hpp"
 #include "flightplan/engine/store.hpp"
+#include "flightplan/runtime/observer.hpp"
 
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 
-namespace flightplan::runtime {
+namespace flightplan::metrics {
 
-class Metrics {
+class Metrics final : public runtime::RuntimeObserver {
  public:
   Metrics();
-  ~Metrics();
+  ~Metrics() override;
   Metrics(const Metrics&) = delete;
   Metrics& operator=(const Metrics&) = delete;
 
   // flightplan_workflows_started_total{workflow}
-  void workflow_started(std::string_view workflow);
+  void workflow_started(std::string_view workflow) override;
   // flightplan_workflows_finished_total{workflow,status}
-  void workflow_finished(std::string_view workflow, engine::WorkflowStatus status);
+  void workflow_finished(std::string_view workflow, engine::WorkflowStatus status) override;
   // flightplan_activity_duration_seconds{activity} and flightplan_activity_outcomes_total{activity,outcome};
   // `outcome` is completed, failed or lost (the reply was dropped).
-  void activity_observed(std::string_view activity, std::string_view outcome, double seconds);
+  void activity_observed(std::string_view activity, std::string_view outcome, double seconds) override;
   // flightplan_http_requests_total{route,method,status} and flightplan_http_request_duration_seconds{route}.
   void http_request(std::string_view route, std::string_view method, int status, double seconds);
 
@@ -48,4 +49,4 @@ class Metrics {
 
 inline constexpr std::string_view metrics_content_type = "text/plain; version=0.0.4; charset=utf-8";
 
-}  // namespace flightplan::runtime
+}  // namespace flightplan::metrics

@@ -1,4 +1,4 @@
-#include "flightplan/runtime/metrics.hpp"
+#include "flightplan/metrics/metrics.hpp"
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
@@ -12,7 +12,7 @@
 #include <mutex>
 #include <set>
 
-namespace flightplan::runtime {
+namespace flightplan::metrics {
 namespace {
 
 // An activity takes milliseconds to a few minutes (a heartbeating one); an HTTP request
@@ -134,4 +134,4 @@ std::string Metrics::serialize() const {
   return prometheus::TextSerializer().Serialize(impl_->registry.Collect());
 }
 
-}  // namespace flightplan::runtime
+}  // namespace flightplan::metrics

@@ -4,9 +4,9 @@
 // work on one store; optimistic concurrency sorts out races, and inputs a dead orchestrator claimed
 // are redelivered to another after the visibility window.
 #include "flightplan/engine/store.hpp"
-#include "flightplan/memory/local_runtime.hpp"
+#include "flightplan/runtime/clock.hpp"
 #include "flightplan/runtime/definitions.hpp"
-#include "flightplan/runtime/metrics.hpp"
+#include "flightplan/runtime/observer.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -22,7 +22,7 @@ struct OrchestratorSettings {
   std::int64_t visibility_ms = 10'000;      // after this, a claimed but unacknowledged input moves on
   int conflict_retries_max = 5;             // reload-and-reapply rounds before giving the input back
   engine::EngineLimits limits;
-  Metrics* metrics = nullptr;  // optional: workflows started and finished; must outlive the orchestrator
+  RuntimeObserver* observer = nullptr;  // optional: workflows started and finished; must outlive the orchestrator
 };
 
 struct StartRequest {
@@ -40,7 +40,7 @@ struct StartResult {
 
 class Orchestrator {
  public:
-  Orchestrator(engine::WorkflowStore& store, const DefinitionRegistry& definitions, memory::Clock& clock,
+  Orchestrator(engine::WorkflowStore& store, const DefinitionRegistry& definitions, Clock& clock,
                OrchestratorSettings settings);
   ~Orchestrator();
 
@@ -64,7 +64,7 @@ class Orchestrator {
 
   engine::WorkflowStore& store_;
   const DefinitionRegistry& definitions_;
-  memory::Clock& clock_;
+  Clock& clock_;
   OrchestratorSettings settings_;
   std::atomic<bool> running_{false};
   std::thread thread_;

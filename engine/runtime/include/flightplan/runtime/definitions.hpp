@@ -12,12 +12,14 @@
 // definitions in the store's registration order. Every process therefore agrees on it.
 #include "flightplan/engine/compiler.hpp"
 #include "flightplan/engine/definition.hpp"
+#include "flightplan/engine/source.hpp"
 #include "flightplan/engine/store.hpp"
+#include "flightplan/runtime/clock.hpp"
 
 #include <atomic>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -48,11 +50,21 @@ struct RegisterResult {
 // "definition.yaml:LINE:COLUMN: message".
 inline constexpr std::string_view api_definition_file = "definition.yaml";
 
+// How definition text becomes a source document. The runtime knows no YAML: the wiring layer passes
+// the YAML adapter's loader. Both throw engine::DefinitionError naming the file on bad input.
+struct SourceLoader {
+  std::function<engine::SourceDocument(std::string_view text, const std::string& file)> parse;
+  std::function<engine::SourceDocument(const std::string& path)> read_file;
+};
+
 class DefinitionRegistry {
  public:
   // Registered definitions (all versions of all names) the registry holds at most.
   static constexpr std::size_t definitions_max = 10'000;
-  static constexpr std::chrono::milliseconds miss_refresh_interval{50};
+  static constexpr std::int64_t miss_refresh_interval_ms = 50;
+
+  // `clock` spaces the store lookups of misses; it must outlive the registry.
+  DefinitionRegistry(SourceLoader loader, const Clock& clock);
 
   // Adds a definition; a second one with the same name and version replaces nothing and is a
   // conflict unless its text is identical.
@@ -60,7 +72,7 @@ class DefinitionRegistry {
            std::int64_t created_ms = 0);
   // `version` empty or "latest": the one registered last for that name. When neither is known
   // and a store is attached, the store is asked first (refresh(), at most once per
-  // miss_refresh_interval). Throws OperationError(not_found) naming what is known.
+  // miss_refresh_interval_ms). Throws OperationError(not_found) naming what is known.
   engine::DefinitionPtr find(const std::string& name, const std::string& version = "") const;
   // As find(), with the origin and creation time.
   RegisteredDefinition find_entry(const std::string& name, const std::string& version = "") const;
@@ -95,6 +107,7 @@ class DefinitionRegistry {
   // Precondition: mutex_ held. nullptr when absent.
   const RegisteredDefinition* lookup(const std::string& name, const std::string& version) const;
   void add_locked(RegisteredDefinition entry) const;
+  engine::DefinitionPtr compile_source(std::string_view text) const;
   [[noreturn]] void throw_not_found(const std::string& name, const std::string& version) const;
 
   // The maps are a cache of files and of the store: find() is const for its callers but may fill
@@ -109,10 +122,12 @@ class DefinitionRegistry {
   // so each is compiled, and a bad one logged, once.
   mutable std::mutex refresh_mutex_;
   mutable std::set<std::tuple<std::string, std::string, std::string>> stored_seen_;
-  // When find() last asked the store because of a miss (steady clock, ns): misses refresh at most
-  // once per miss_refresh_interval, so requests naming unknown workflows cannot turn into a stream
-  // of store reads.
-  mutable std::atomic<std::int64_t> last_miss_refresh_ns_{0};
+  SourceLoader loader_;
+  const Clock& clock_;
+  // When find() last asked the store because of a miss (clock_ time): misses refresh at most once
+  // per miss_refresh_interval_ms, so requests naming unknown workflows cannot turn into a stream of
+  // store reads. INT64_MIN: never.
+  mutable std::atomic<std::int64_t> last_miss_refresh_ms_{INT64_MIN};
 };
 
 }  // namespace flightplan::runtime

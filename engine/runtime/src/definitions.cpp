@@ -2,7 +2,6 @@
 
 #include "flightplan/engine/error.hpp"
 #include "flightplan/runtime/log.hpp"
-#include "flightplan/yaml/yaml_loader.hpp"
 
 #include <algorithm>
 #include <filesystem>
@@ -21,11 +20,14 @@ std::string conflict_message(const engine::DocumentInfo& doc) {
          " exists with a different definition; give it a new version";
 }
 
-engine::DefinitionPtr compile_source(std::string_view text, const engine::CompileOptions& options) {
-  return engine::compile_definition(yaml::load_yaml(text, std::string(api_definition_file)), options);
-}
-
 }  // namespace
+
+DefinitionRegistry::DefinitionRegistry(SourceLoader loader, const Clock& clock)
+    : loader_(std::move(loader)), clock_(clock) {}
+
+engine::DefinitionPtr DefinitionRegistry::compile_source(std::string_view text) const {
+  return engine::compile_definition(loader_.parse(text, std::string(api_definition_file)), compile_options_);
+}
 
 std::string_view to_string(DefinitionOrigin origin) {
   return origin == DefinitionOrigin::api ? "api" : "file";
@@ -74,13 +76,11 @@ void DefinitionRegistry::throw_not_found(const std::string& name, const std::str
 }
 
 bool DefinitionRegistry::claim_miss_refresh() const {
-  const std::int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                  std::chrono::steady_clock::now().time_since_epoch())
-                                  .count();
-  std::int64_t last_ns = last_miss_refresh_ns_.load();
-  const std::int64_t interval_ns = std::chrono::nanoseconds(miss_refresh_interval).count();
+  const std::int64_t now_ms = clock_.now_ms();
+  std::int64_t last_ms = last_miss_refresh_ms_.load();
   // One caller per interval wins the exchange; the others answer from what is known.
-  return now_ns - last_ns >= interval_ns && last_miss_refresh_ns_.compare_exchange_strong(last_ns, now_ns);
+  const bool due = last_ms == INT64_MIN || now_ms - last_ms >= miss_refresh_interval_ms;
+  return due && last_miss_refresh_ms_.compare_exchange_strong(last_ms, now_ms);
 }
 
 RegisteredDefinition DefinitionRegistry::find_entry(const std::string& name,
@@ -131,7 +131,7 @@ void DefinitionRegistry::load_directory(const std::string& directory, const engi
   std::vector<engine::Diagnostic> problems;
   for (const auto& file : files) {
     try {
-      add(engine::compile_definition(yaml::load_yaml_file(file.string()), options));
+      add(engine::compile_definition(loader_.read_file(file.string()), options));
     } catch (const engine::DefinitionError& e) {
       problems.insert(problems.end(), e.diagnostics().begin(), e.diagnostics().end());
     }
@@ -151,7 +151,7 @@ std::size_t DefinitionRegistry::refresh() const {
   for (const engine::StoredDefinition& stored : store_->list_definitions()) {
     if (!stored_seen_.emplace(stored.name, stored.version, stored.digest).second) continue;
     try {
-      engine::DefinitionPtr definition = compile_source(stored.source, compile_options_);
+      engine::DefinitionPtr definition = compile_source(stored.source);
       std::lock_guard lock(mutex_);
       add_locked(RegisteredDefinition{std::move(definition), DefinitionOrigin::api, stored.created_ms});
       ++added;
@@ -165,7 +165,7 @@ std::size_t DefinitionRegistry::refresh() const {
 
 RegisterResult DefinitionRegistry::register_source(std::string_view yaml_text, std::int64_t now_ms) {
   if (store_ == nullptr) throw OperationError(ErrorCategory::internal, "no store to register definitions in");
-  engine::DefinitionPtr definition = compile_source(yaml_text, compile_options_);
+  engine::DefinitionPtr definition = compile_source(yaml_text);
   const engine::DocumentInfo& doc = definition->document;
   {
     std::lock_guard lock(mutex_);

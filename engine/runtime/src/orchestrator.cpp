@@ -27,10 +27,10 @@ struct Work {
 };
 
 // One line (and a metric) when a step closes a workflow, carrying the id of the request that started it.
-void log_closed(const engine::WorkflowState& state, const std::vector<engine::Command>& commands, Metrics* metrics) {
+void log_closed(const engine::WorkflowState& state, const std::vector<engine::Command>& commands, RuntimeObserver* observer) {
   for (const engine::Command& command : commands) {
     if (command.type != engine::Command::Type::workflow_closed) continue;
-    if (metrics != nullptr) metrics->workflow_finished(state.name, command.status);
+    if (observer != nullptr) observer->workflow_finished(state.name, command.status);
     log(LogLevel::info, "workflow closed",
         {{"workflow_id", state.id},
          {"correlation_id", state.correlation_id},
@@ -59,7 +59,7 @@ std::string start_digest(const std::string& name, const std::string& version, co
 }
 
 Orchestrator::Orchestrator(engine::WorkflowStore& store, const DefinitionRegistry& definitions,
-                           memory::Clock& clock, OrchestratorSettings settings)
+                           Clock& clock, OrchestratorSettings settings)
     : store_(store), definitions_(definitions), clock_(clock), settings_(std::move(settings)) {}
 
 Orchestrator::~Orchestrator() { stop(); }
@@ -76,13 +76,13 @@ StartResult Orchestrator::start(const StartRequest& request) {
       store_.commit({engine::Commit{request.id, 0, &result.state, &step.events, &step.commands, digest}});
   if (outcomes.at(0) == CommitOutcome::committed) {
     result.created = true;
-    if (settings_.metrics != nullptr) settings_.metrics->workflow_started(definition->document.name);
+    if (settings_.observer != nullptr) settings_.observer->workflow_started(definition->document.name);
     log(LogLevel::info, "workflow started",
         {{"workflow_id", request.id},
          {"correlation_id", request.correlation_id},
          {"workflow", definition->document.name},
          {"version", definition->document.version}});
-    log_closed(result.state, step.commands, settings_.metrics);  // a workflow may finish in its first step
+    log_closed(result.state, step.commands, settings_.observer);  // a workflow may finish in its first step
     return result;
   }
   std::optional<engine::StoredWorkflow> existing = store_.load(request.id);
@@ -111,7 +111,7 @@ void Orchestrator::process_workflow(const std::string& workflow_id, std::vector<
     if (events.empty()) return;  // every input was stale
     const auto outcome = store_.commit({engine::Commit{workflow_id, stored->version, &state, &events, &commands, ""}});
     if (outcome.at(0) == CommitOutcome::committed) {
-      log_closed(state, commands, settings_.metrics);
+      log_closed(state, commands, settings_.observer);
       return;
     }
     log(LogLevel::debug, "commit conflict, reapplying", {{"workflow_id", workflow_id}, {"round", round}});
@@ -175,7 +175,7 @@ std::size_t Orchestrator::run_once() {
     Work& w = *committing[i];
     if (outcomes[i] == CommitOutcome::committed) {
       w.settled = true;
-      log_closed(w.state, w.commands, settings_.metrics);
+      log_closed(w.state, w.commands, settings_.observer);
       continue;
     }
     try {

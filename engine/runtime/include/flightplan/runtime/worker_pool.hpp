@@ -1,10 +1,10 @@
 #pragma once
-// Activity workers and the supervisor: the two other roles around the orchestrator.
+// Activity workers: run the tasks of their queues and report each outcome to the store.
 #include "flightplan/activities/activity.hpp"
 #include "flightplan/activities/fault_injection.hpp"
 #include "flightplan/engine/store.hpp"
-#include "flightplan/memory/local_runtime.hpp"
-#include "flightplan/runtime/metrics.hpp"
+#include "flightplan/runtime/clock.hpp"
+#include "flightplan/runtime/observer.hpp"
 
 #include <atomic>
 #include <condition_variable>
@@ -26,7 +26,7 @@ struct WorkerSettings {
   // At most one heartbeat per running task is sent in this long; the ones in between are dropped
   // (their details too: the next one sent carries the latest).
   std::int64_t heartbeat_throttle_ms = 1000;
-  Metrics* metrics = nullptr;  // optional: activity durations and outcomes; must outlive the pool
+  RuntimeObserver* observer = nullptr;  // optional: activity durations and outcomes; must outlive the pool
 };
 
 // Runs activities for the tasks of its queues: reports each started, executes it (with the fault
@@ -36,7 +36,7 @@ struct WorkerSettings {
 class WorkerPool final : public activities::ActivityHost {
  public:
   WorkerPool(engine::WorkflowStore& store, activities::ActivityRegistry& registry,
-             activities::FaultInjector faults, memory::Clock& clock, WorkerSettings settings);
+             activities::FaultInjector faults, Clock& clock, WorkerSettings settings);
   ~WorkerPool() override;
 
   // One round for one queue: returns the number of tasks handled.
@@ -61,41 +61,13 @@ class WorkerPool final : public activities::ActivityHost {
   engine::WorkflowStore& store_;
   activities::ActivityRegistry& registry_;
   activities::FaultInjector faults_;
-  memory::Clock& clock_;
+  Clock& clock_;
   WorkerSettings settings_;
   std::atomic<bool> running_{false};
   std::vector<std::thread> threads_;
   std::mutex signals_mutex_;
   std::condition_variable signals_changed_;
   std::multimap<std::int64_t, std::pair<std::string, engine::Input>> delayed_signals_;  // due -> (workflow, input)
-};
-
-struct SupervisorSettings {
-  std::int64_t tick_ms = 10;        // how often due timers are looked for
-  std::size_t batch_max = 1000;
-  std::int64_t sweep_interval_ms = 60'000;  // how often expired workflows leave the visibility indexes
-  std::size_t sweep_batch_max = 1000;
-};
-
-// Finds due deadlines and feeds them to the engine as inputs (through the store's atomic timer
-// claim, so replicas never fire one twice). A deadline that passed while everything was down fires
-// on the first tick.
-class Supervisor {
- public:
-  Supervisor(engine::WorkflowStore& store, memory::Clock& clock, SupervisorSettings settings);
-  ~Supervisor();
-  std::size_t run_once();
-  // Drops index entries of expired workflows (store.sweep_expired); returns how many.
-  std::size_t sweep_once();
-  void start_thread();
-  void stop();
-
- private:
-  engine::WorkflowStore& store_;
-  memory::Clock& clock_;
-  SupervisorSettings settings_;
-  std::atomic<bool> running_{false};
-  std::thread thread_;
 };
 
 }  // namespace flightplan::runtime

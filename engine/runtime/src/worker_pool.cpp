@@ -1,4 +1,4 @@
-#include "flightplan/runtime/workers.hpp"
+#include "flightplan/runtime/worker_pool.hpp"
 
 #include "flightplan/runtime/log.hpp"
 
@@ -53,7 +53,7 @@ Input outcome_of(const engine::ActivityTask& task, const activities::ActivityRes
 }  // namespace
 
 WorkerPool::WorkerPool(engine::WorkflowStore& store, activities::ActivityRegistry& registry,
-                       activities::FaultInjector faults, memory::Clock& clock, WorkerSettings settings)
+                       activities::FaultInjector faults, Clock& clock, WorkerSettings settings)
     : store_(store), registry_(registry), faults_(std::move(faults)), clock_(clock), settings_(std::move(settings)) {}
 
 WorkerPool::~WorkerPool() { stop(); }
@@ -161,9 +161,9 @@ std::size_t WorkerPool::run_once(const std::string& queue, const std::string& co
   for (const auto& task : tasks) {
     const auto began = std::chrono::steady_clock::now();
     const std::string_view outcome = handle(task);
-    if (settings_.metrics != nullptr) {
+    if (settings_.observer != nullptr) {
       const std::chrono::duration<double> took = std::chrono::steady_clock::now() - began;
-      settings_.metrics->activity_observed(task.activity, outcome, took.count());
+      settings_.observer->activity_observed(task.activity, outcome, took.count());
     }
   }
   return tasks.size();
@@ -208,40 +208,6 @@ void WorkerPool::stop() {
   for (auto& thread : threads_)
     if (thread.joinable()) thread.join();
   threads_.clear();
-}
-
-Supervisor::Supervisor(engine::WorkflowStore& store, memory::Clock& clock, SupervisorSettings settings)
-    : store_(store), clock_(clock), settings_(settings) {}
-
-Supervisor::~Supervisor() { stop(); }
-
-std::size_t Supervisor::run_once() { return store_.fire_due_timers(clock_.now_ms(), settings_.batch_max); }
-
-std::size_t Supervisor::sweep_once() { return store_.sweep_expired(clock_.now_ms(), settings_.sweep_batch_max); }
-
-void Supervisor::start_thread() {
-  if (running_.exchange(true)) return;
-  thread_ = std::thread([this] {
-    auto next_sweep = std::chrono::steady_clock::now();
-    while (running_) {
-      try {
-        if (const auto now = std::chrono::steady_clock::now(); now >= next_sweep) {
-          next_sweep = now + std::chrono::milliseconds(settings_.sweep_interval_ms);
-          sweep_once();
-        }
-        // A full batch means more may be due: go again at once.
-        if (run_once() >= settings_.batch_max) continue;
-      } catch (const std::exception& e) {
-        log(LogLevel::warn, "supervisor round failed", {{"error", e.what()}});
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(settings_.tick_ms));
-    }
-  });
-}
-
-void Supervisor::stop() {
-  running_ = false;
-  if (thread_.joinable()) thread_.join();
 }
 
 }  // namespace flightplan::runtime

@@ -1,0 +1,27 @@
+#pragma once
+// What the runtime roles report as things happen, for metrics. The runtime knows only this
+// interface; api/metrics implements it with prometheus-cpp. Every method may be called from any
+// thread; the default does nothing.
+#include "flightplan/engine/state.hpp"
+
+#include <string_view>
+
+namespace flightplan::runtime {
+
+class RuntimeObserver {
+ public:
+  virtual ~RuntimeObserver() = default;
+  virtual void workflow_started(std::string_view workflow) { (void)workflow; }
+  virtual void workflow_finished(std::string_view workflow, engine::WorkflowStatus status) {
+    (void)workflow;
+    (void)status;
+  }
+  // `outcome` is completed, failed, lost (the reply was dropped) or skipped (lease lost or cancelled).
+  virtual void activity_observed(std::string_view activity, std::string_view outcome, double seconds) {
+    (void)activity;
+    (void)outcome;
+    (void)seconds;
+  }
+};
+
+}  // namespace flightplan::runtime
