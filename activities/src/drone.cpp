@@ -67,7 +67,7 @@ void signal_landing(Call& call, const std::string& workflow_id, const std::strin
                                  {"droneId", plan.vehicle_id},
                                  {"plan", plan.number},
                                  {"deliveredAt", format_rfc3339(plan.delivery_eta_ms)}},
-                                plan.delivery_eta_ms - call.request.now_ms});
+                                plan.delivery_eta_ms});
 }
 
 class DroneService : public Service {

@@ -6,34 +6,32 @@
 
 namespace flightplan::activities::detail {
 
-ActivityResult Service::run(const ActivityRequest& request, ActivityHost& host, const Handler& handler) {
+ActivityResult Service::run(const ActivityRequest& request, const Handler& handler) {
   const std::string& key = request.idempotency_key;
-  std::vector<Signal> signals;
-  ActivityResult result;
-  {
-    const std::lock_guard lock(mutex_);
-    if (!key.empty()) {
-      const auto it = results_by_key_.find(key);
-      if (it != results_by_key_.end()) return it->second;
-    }
-    result = invoke(request, handler, signals);
-    const bool is_validation_failure = !result.ok && result.failure.type == validation_type;
-    if (!key.empty() && (result.ok || is_validation_failure)) remember(key, result);
+  const std::lock_guard lock(mutex_);
+  if (!key.empty()) {
+    const auto it = results_by_key_.find(key);
+    if (it != results_by_key_.end()) return it->second;
   }
-  // Outside the lock: a host may deliver the signal synchronously and call back into activities.
-  for (Signal& signal : signals) {
-    host.send_signal(signal.workflow_id, signal.name, std::move(signal.payload), signal.delay_ms);
-  }
+  ActivityResult result = invoke(request, handler);
+  const bool is_validation_failure = !result.ok && result.failure.type == validation_type;
+  if (!key.empty() && (result.ok || is_validation_failure)) remember(key, result);
   return result;
 }
 
-ActivityResult Service::invoke(const ActivityRequest& request, const Handler& handler,
-                               std::vector<Signal>& signals) {
+ActivityResult Service::invoke(const ActivityRequest& request, const Handler& handler) {
   try {
     Call call{request, Args(request.arguments), {}};
     ActivityResult result = handler(call);
     // A failed call must leave no trace, so its queued signals are dropped.
-    if (result.ok) signals = std::move(call.signals);
+    if (!result.ok) return result;
+    const std::string& key = request.idempotency_key;
+    for (std::size_t i = 0; i < call.signals.size(); ++i) {
+      Signal& signal = call.signals[i];
+      result.signals.push_back(DelayedSignal{std::move(signal.workflow_id), std::move(signal.name),
+                                             std::move(signal.payload), signal.due_ms,
+                                             key.empty() ? std::string() : key + "#" + std::to_string(i)});
+    }
     return result;
   } catch (const ArgumentError& error) {
     return validation_failure(error.what());

@@ -1,7 +1,7 @@
 #pragma once
 // The shared machinery of the simulated backend services: one lock and one idempotency cache per
-// service, argument errors turned into validation failures, and side effects on the host (signals)
-// performed only by a fresh call and only after the service's lock is released.
+// service, argument errors turned into validation failures, and the signals of a fresh call put in
+// its result (and remembered with it).
 #include "json_args.hpp"
 
 #include "flightplan/activities/activity.hpp"
@@ -27,18 +27,19 @@ inline constexpr std::size_t remembered_results_max = 100'000;
 // How many records (packages, bookings, deliveries, flights) a service keeps before refusing more.
 inline constexpr std::size_t records_max = 100'000;
 
+// A signal the handler wants sent; Service::run gives it its id and puts it in the result.
 struct Signal {
   std::string workflow_id;
   std::string name;
   nlohmann::json payload;
-  std::int64_t delay_ms = 0;
+  std::int64_t due_ms = 0;
 };
 
 // One fresh execution of an activity, as a handler sees it.
 struct Call {
   const ActivityRequest& request;
   Args args;
-  std::vector<Signal> signals;  // sent to the host once the handler has returned
+  std::vector<Signal> signals;  // go into a successful result; dropped with a failed one
 };
 
 class Service {
@@ -46,18 +47,18 @@ class Service {
   using Handler = std::function<ActivityResult(Call&)>;
 
   // Returns the remembered result when the request's idempotency key was seen before (a call with
-  // an empty key is never remembered). Otherwise runs `handler` under the service's lock, remembers
-  // successes and validation failures, then sends the signals the handler queued. Other failures are
-  // not remembered: the engine retries with the same key, and the retry must be able to succeed.
-  ActivityResult run(const ActivityRequest& request, ActivityHost& host, const Handler& handler);
+  // an empty key is never remembered), signals included. Otherwise runs `handler` under the
+  // service's lock, puts the signals it queued in a successful result (ids "<key>#<index>"), and
+  // remembers successes and validation failures. Other failures are not remembered: the engine
+  // retries with the same key, and the retry must be able to succeed.
+  ActivityResult run(const ActivityRequest& request, const Handler& handler);
 
  protected:
   Service() = default;
   ~Service() = default;
 
  private:
-  static ActivityResult invoke(const ActivityRequest& request, const Handler& handler,
-                               std::vector<Signal>& signals);
+  static ActivityResult invoke(const ActivityRequest& request, const Handler& handler);
   void remember(const std::string& key, const ActivityResult& result);
 
   std::mutex mutex_;
@@ -70,8 +71,8 @@ class ServiceActivity final : public Activity {
  public:
   ServiceActivity(std::shared_ptr<Service> service, Service::Handler handler)
       : service_(std::move(service)), handler_(std::move(handler)) {}
-  ActivityResult execute(const ActivityRequest& request, ActivityHost& host) override {
-    return service_->run(request, host, handler_);
+  ActivityResult execute(const ActivityRequest& request, ActivityHost&) override {
+    return service_->run(request, handler_);
   }
 
  private:

@@ -60,7 +60,7 @@ void signal_drop_off(Call& call, const std::string& delivery_id, const FlightPla
                                  {"bookingId", plan.vehicle_id},
                                  {"plan", plan.number},
                                  {"deliveredAt", format_rfc3339(plan.delivery_eta_ms)}},
-                                plan.delivery_eta_ms - call.request.now_ms});
+                                plan.delivery_eta_ms});
 }
 
 class TransportService : public Service {

@@ -1,7 +1,9 @@
 #pragma once
-// Test support: an ActivityHost that records the signals activities ask it to send, for tests that
-// call activities directly.
+// Test support: an ActivityHost for tests that call activities directly. execute() runs an activity
+// and records the signals its result carries as a runtime delivers them: each signal id once (a
+// repeated idempotency key returns the same signals again), with its delay from the request's time.
 #include "flightplan/activities/activity.hpp"
+#include "flightplan/activities/delivered_signals.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -15,16 +17,27 @@ struct SentSignal {
   std::string workflow_id;
   std::string name;
   nlohmann::json payload;
-  std::int64_t delay_ms;
+  std::int64_t delay_ms;  // due time minus the request's now_ms
+  std::string id;
 };
 
 class RecordingHost : public activities::ActivityHost {
  public:
-  void send_signal(const std::string& workflow_id, const std::string& signal, nlohmann::json payload,
-                   std::int64_t delay_ms) override {
-    signals.push_back({workflow_id, signal, std::move(payload), delay_ms});
+  activities::ActivityResult execute(activities::Activity& activity, const activities::ActivityRequest& request) {
+    activities::ActivityResult result = activity.execute(request, *this);
+    for (const activities::DelayedSignal& signal : result.signals) {
+      if (delivered_.first_delivery(signal))
+        signals.push_back({signal.workflow_id, signal.name, signal.payload, signal.due_ms - request.now_ms, signal.id});
+    }
+    return result;
   }
+  void heartbeat(const nlohmann::json& details) override { heartbeats.push_back(details); }
+
   std::vector<SentSignal> signals;
+  std::vector<nlohmann::json> heartbeats;
+
+ private:
+  activities::DeliveredSignals delivered_;
 };
 
 }  // namespace flightplan::testing

@@ -46,7 +46,7 @@ struct Services {
     Activity* activity = registry.find(name);
     BOOST_REQUIRE_MESSAGE(activity != nullptr, "activity " << name << " is not registered");
     const ActivityRequest request{workflow_id, name, key, 1, std::move(arguments), now_ms};
-    return activity->execute(request, host);
+    return host.execute(*activity, request);
   }
 
   json schedule_args(const std::string& delivery_id, bool expedited = false) const {
@@ -339,6 +339,12 @@ BOOST_AUTO_TEST_CASE(same_key_twice_takes_one_drone_and_sends_one_signal) {
   BOOST_REQUIRE(first.ok);
   BOOST_REQUIRE(again.ok);
   BOOST_TEST(again.output == first.output);
+  // The repeat carries the recorded signal again, with the same absolute due time and id, and the
+  // host delivers that id once.
+  BOOST_TEST((again == first));
+  BOOST_REQUIRE_EQUAL(first.signals.size(), 1U);
+  BOOST_TEST(first.signals[0].id == "wf-1/s/1#0");
+  BOOST_TEST(first.signals[0].due_ms == test_now_ms + 1'333'230);
   BOOST_TEST(services.host.signals.size() == 1U);
   // The second delivery gets the second drone: the repeat did not take one.
   BOOST_TEST(services.call("drone.schedule", services.schedule_args("d2")).output["droneId"] == "drone-002");
@@ -677,7 +683,7 @@ struct BenchServices {
     Activity* activity = registry.find(name);
     BOOST_REQUIRE_MESSAGE(activity != nullptr, "activity " << name << " is not registered");
     const ActivityRequest request{"wf-1", name, "wf-1/ref/1", attempt, std::move(arguments), test_now_ms};
-    return activity->execute(request, host);
+    return host.execute(*activity, request);
   }
   ActivityRegistry registry;
   RecordingHost host;

@@ -295,7 +295,7 @@ struct Services {
                       const std::string& key = "") {
     Activity* activity = registry.find(name);
     BOOST_REQUIRE_MESSAGE(activity != nullptr, name << " is not registered");
-    return activity->execute(ActivityRequest{"wf-1", name, key, 1, std::move(arguments), at_ms}, host);
+    return host.execute(*activity, ActivityRequest{"wf-1", name, key, 1, std::move(arguments), at_ms});
   }
   ActivityRegistry registry;
   RecordingHost host;

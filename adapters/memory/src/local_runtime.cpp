@@ -138,6 +138,10 @@ void LocalRuntime::run_activity(const ActivityRun& run) {
       activities::ActivityRequest request{run.workflow_id, command.activity, command.idempotency_key,
                                           command.attempt, command.arguments, clock_.now_ms()};
       result = activity->execute(request, *this);
+      // Each signal of the result at its due time, once: a repeated key returns the same ids again.
+      for (activities::DelayedSignal& signal : result.signals)
+        if (delivered_signals_.first_delivery(signal))
+          send_signal(signal.workflow_id, signal.name, std::move(signal.payload), signal.due_ms - clock_.now_ms());
     }
     // A hung attempt did its work (the side effect happened) but its reply is never delivered.
     if (run.hang) return;

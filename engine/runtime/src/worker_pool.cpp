@@ -147,6 +147,9 @@ std::string_view WorkerPool::handle(const engine::ActivityTask& task) {
           : activity->execute(activities::ActivityRequest{task.workflow_id, task.activity, task.idempotency_key,
                                                           task.attempt, task.arguments, clock_.now_ms()},
                               *this);
+  for (activities::DelayedSignal& signal : result.signals)  // each id once: a repeated key returns them again
+    if (delivered_signals_.first_delivery(signal))
+      send_signal(signal.workflow_id, signal.name, std::move(signal.payload), signal.due_ms - clock_.now_ms());
   // An injected hang: the work happened, the reply is lost. The engine's deadlines take over.
   if (fault.hang) {
     store_.drop_task(task);

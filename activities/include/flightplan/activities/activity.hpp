@@ -31,26 +31,43 @@ struct ActivityFailure {
   std::string title;
   std::string detail;
   bool retryable = true;
+
+  friend bool operator==(const ActivityFailure&, const ActivityFailure&) = default;
+};
+
+// A signal the effect of an activity sends to a workflow later: the simulated drone reports
+// `delivered` when it lands. It leaves through the result and is recorded with it, so a repeat of
+// the idempotency key returns the same signals with the same ids; the host delivers each id once.
+struct DelayedSignal {
+  std::string workflow_id;
+  std::string name;
+  nlohmann::json payload;
+  std::int64_t due_ms = 0;  // absolute, on the clock of ActivityRequest::now_ms (virtual time in a simulation)
+  // "<idempotency key>#<index in the result>": stable across repeats, so hosts drop duplicates by it.
+  // Empty when the request had no idempotency key (nothing is remembered, nothing can repeat).
+  std::string id;
+
+  friend bool operator==(const DelayedSignal&, const DelayedSignal&) = default;
 };
 
 struct ActivityResult {
   bool ok = true;
   nlohmann::json output;
   ActivityFailure failure;
+  std::vector<DelayedSignal> signals;  // only in successes
 
   static ActivityResult success(nlohmann::json output);
   static ActivityResult fail(std::string type, int status, std::string title, std::string detail = {},
                              bool retryable = true);
+
+  friend bool operator==(const ActivityResult&, const ActivityResult&) = default;
 };
 
-// What the host offers an activity beyond returning a result: delayed signals to a workflow (the
-// simulated drone reports `delivered` when it lands; in virtual time the delay is virtual), and
-// heartbeats from a long-running activity.
+// What the host offers an activity while it runs: heartbeats from a long-running activity. (Signals
+// leave through ActivityResult::signals.)
 class ActivityHost {
  public:
   virtual ~ActivityHost() = default;
-  virtual void send_signal(const std::string& workflow_id, const std::string& signal, nlohmann::json payload,
-                           std::int64_t delay_ms) = 0;
   // Called by an activity while it runs, from the thread that runs it: "still alive", with optional
   // progress details. The host extends the attempt's heartbeat deadline (and keeps its task from
   // being redelivered to another worker). Hosts may throttle; calling it often is cheap. A host

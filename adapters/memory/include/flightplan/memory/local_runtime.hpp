@@ -6,6 +6,7 @@
 // virtual time — a one-hour `wait` costs nothing — and, given a fault-injection seed, a run is
 // exactly reproducible.
 #include "flightplan/activities/activity.hpp"
+#include "flightplan/activities/delivered_signals.hpp"
 #include "flightplan/activities/fault_injection.hpp"
 #include "flightplan/engine/definition.hpp"
 #include "flightplan/engine/machine.hpp"
@@ -57,9 +58,9 @@ class LocalRuntime final : public activities::ActivityHost {
   const WorkflowRecord& workflow(const std::string& workflow_id) const;
   bool contains(const std::string& workflow_id) const { return workflows_.count(workflow_id) != 0; }
 
-  // ActivityHost: an activity asks for a signal to be delivered later.
+  // Puts a signal an activity's result carries on the agenda, `delay_ms` from now.
   void send_signal(const std::string& workflow_id, const std::string& signal, nlohmann::json payload,
-                   std::int64_t delay_ms) override;
+                   std::int64_t delay_ms);
 
  private:
   struct ActivityRun {
@@ -92,6 +93,7 @@ class LocalRuntime final : public activities::ActivityHost {
   // (workflow, timer) -> its agenda key, so a cancelled timer leaves the agenda.
   std::map<std::pair<std::string, std::int64_t>, std::pair<std::int64_t, std::int64_t>> timer_slots_;
   std::set<std::tuple<std::string, std::int64_t, int>> cancelled_attempts_;
+  activities::DeliveredSignals delivered_signals_;
 };
 
 }  // namespace flightplan::memory

@@ -1,6 +1,7 @@
 #pragma once
 // Activity workers: run the tasks of their queues and report each outcome to the store.
 #include "flightplan/activities/activity.hpp"
+#include "flightplan/activities/delivered_signals.hpp"
 #include "flightplan/activities/fault_injection.hpp"
 #include "flightplan/engine/store.hpp"
 #include "flightplan/runtime/clock.hpp"
@@ -30,8 +31,8 @@ struct WorkerSettings {
 };
 
 // Runs activities for the tasks of its queues: reports each started, executes it (with the fault
-// injector's decision), forwards its heartbeats, and acknowledges it together with its outcome. Signals an activity asks
-// to send later are kept in process until due (a crash loses them; the workflow's deadlines cover
+// injector's decision), forwards its heartbeats, and acknowledges it together with its outcome. Signals an activity's result
+// carries are kept in process until due (a crash loses them; the workflow's deadlines cover
 // that).
 class WorkerPool final : public activities::ActivityHost {
  public:
@@ -47,8 +48,9 @@ class WorkerPool final : public activities::ActivityHost {
   void start_threads();
   void stop();
 
+  // Keeps a signal an activity's result carries until `delay_ms` from now.
   void send_signal(const std::string& workflow_id, const std::string& signal, nlohmann::json payload,
-                   std::int64_t delay_ms) override;
+                   std::int64_t delay_ms);
   // Sends an activity_heartbeat input for the task the calling thread is running (see ActivityHost).
   // Outside a task it does nothing. A store error is logged, not thrown: the activity goes on, and
   // if heartbeats keep failing its heartbeat deadline decides.
@@ -68,6 +70,7 @@ class WorkerPool final : public activities::ActivityHost {
   std::mutex signals_mutex_;
   std::condition_variable signals_changed_;
   std::multimap<std::int64_t, std::pair<std::string, engine::Input>> delayed_signals_;  // due -> (workflow, input)
+  activities::DeliveredSignals delivered_signals_;  // ids taken for delivery: a repeated key's are dropped
 };
 
 }  // namespace flightplan::runtime
