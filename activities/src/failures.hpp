@@ -14,6 +14,7 @@ inline constexpr std::string_view not_found_type = "https://flightplan.dev/error
 inline constexpr std::string_view conflict_type = "https://flightplan.dev/errors/conflict";
 inline constexpr std::string_view unavailable_type = "https://flightplan.dev/errors/unavailable";
 inline constexpr std::string_view internal_type = "https://flightplan.dev/errors/internal";
+inline constexpr std::string_view cancelled_type = "https://flightplan.dev/errors/cancelled";
 
 // Bad input: retrying the same arguments can never succeed.
 inline ActivityResult validation_failure(std::string detail) {
@@ -34,6 +35,12 @@ inline ActivityResult conflict(std::string detail) {
 inline ActivityResult unavailable(std::string detail, bool retryable = true) {
   return ActivityResult::fail(std::string(unavailable_type), 503, "Service unavailable", std::move(detail),
                               retryable);
+}
+
+// What a fenced idempotency key answers (Activity::cancel): the activity was cancelled before it
+// acted, and never will. 499 is "client closed request": the caller gave up, not the service.
+inline ActivityResult cancelled_failure(std::string detail) {
+  return ActivityResult::fail(std::string(cancelled_type), 499, "Cancelled", std::move(detail), false);
 }
 
 inline ActivityResult internal_failure(std::string detail) {

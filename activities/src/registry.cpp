@@ -42,12 +42,12 @@ std::vector<std::string> ActivityRegistry::names() const {
   return result;
 }
 
-void register_delivery_activities(ActivityRegistry& registry) {
-  detail::register_account_activities(registry);
-  detail::register_package_activities(registry);
-  detail::register_transport_activities(registry);
-  detail::register_drone_activities(registry);
-  detail::register_delivery_service_activities(registry);
+void register_delivery_activities(ActivityRegistry& registry, ServiceStore& store) {
+  detail::register_account_activities(registry, store);
+  detail::register_package_activities(registry, store);
+  detail::register_transport_activities(registry, store);
+  detail::register_drone_activities(registry, store);
+  detail::register_delivery_service_activities(registry, store);
 }
 
 }  // namespace flightplan::activities

@@ -6,6 +6,7 @@
 #include "flightplan/engine/duration.hpp"
 #include "flightplan/engine/replay.hpp"
 #include "flightplan/memory/local_runtime.hpp"
+#include "flightplan/memory/memory_service_store.hpp"
 #include "flightplan/yaml/yaml_loader.hpp"
 
 #include <fstream>
@@ -21,9 +22,10 @@ constexpr std::size_t json_file_bytes_max = 64 * 1024 * 1024;
 
 // Registry of the activities this binary serves; validation checks names against it.
 activities::ActivityRegistry& builtin_activities() {
+  static memory::MemoryServiceStore names_only;  // never called: this registry only answers names
   static activities::ActivityRegistry registry = [] {
     activities::ActivityRegistry r;
-    activities::register_delivery_activities(r);
+    activities::register_delivery_activities(r, names_only);
     activities::register_bench_activities(r);
     return r;
   }();
@@ -104,8 +106,9 @@ int run_command(const RunOptions& options, std::ostream& out, std::ostream& err)
     err << "flightplan run: " << e.what() << "\n";
     return 2;
   }
-  activities::ActivityRegistry registry;  // fresh service state for this run
-  activities::register_delivery_activities(registry);
+  memory::MemoryServiceStore service_store;  // fresh service state for this run
+  activities::ActivityRegistry registry;
+  activities::register_delivery_activities(registry, service_store);
   activities::register_bench_activities(registry);
   runtime::ManualClock manual_clock(start_ms);
   runtime::SystemClock system_clock;

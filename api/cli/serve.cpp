@@ -5,7 +5,9 @@
 #include "flightplan/dashboard/dashboard.hpp"
 #include "flightplan/http/auth.hpp"
 #include "flightplan/http/server.hpp"
+#include "flightplan/memory/memory_service_store.hpp"
 #include "flightplan/memory/memory_store.hpp"
+#include "flightplan/redis/redis_service_store.hpp"
 #include "flightplan/redis/redis_store.hpp"
 #include "flightplan/redis/server_process.hpp"
 #include "flightplan/rest/delivery_api.hpp"
@@ -160,12 +162,16 @@ class DefinitionRefresher {
 };
 
 // The store every role works on: Redis (given or a private redis-server for dev) or, for dev on
-// request, the in-process store.
+// request, the in-process store. The activities' service state goes to the same place.
 std::unique_ptr<engine::WorkflowStore> open_store(const ServeOptions& options, runtime::Clock& clock,
                                                   std::unique_ptr<redis::ServerProcess>& private_redis,
-                                                  redis::RedisStore*& redis_store) {
+                                                  redis::RedisStore*& redis_store,
+                                                  std::unique_ptr<activities::ServiceStore>& service_store) {
   const bool dev = options.role == ServeOptions::Role::dev;
-  if (dev && options.store == "memory") return std::make_unique<memory::MemoryStore>(clock);
+  if (dev && options.store == "memory") {
+    service_store = std::make_unique<memory::MemoryServiceStore>();
+    return std::make_unique<memory::MemoryStore>(clock);
+  }
   std::string url = options.redis_url;
   if (url.empty() && dev) {
     redis::ServerOptions server;
@@ -189,6 +195,10 @@ std::unique_ptr<engine::WorkflowStore> open_store(const ServeOptions& options, r
   settings.partitions = options.partitions;
   auto redis = std::make_unique<redis::RedisStore>(settings);
   redis_store = redis.get();
+  redis::RedisServiceStoreSettings service_settings;
+  service_settings.pool.client.url = url;
+  service_settings.pool.client_count = claimers + 2;  // a worker thread holds one while its activity runs
+  service_store = std::make_unique<redis::RedisServiceStore>(service_settings);
   return redis;
 }
 
@@ -345,16 +355,17 @@ int serve_command(const ServeOptions& options) {
   runtime::Clock& clock = options.time_scale != 1.0 ? static_cast<runtime::Clock&>(scaled_clock) : system_clock;
   const std::string instance = options.instance.empty() ? default_instance() : options.instance;
   runtime::DefinitionRegistry definitions{yaml::source_loader(), clock};
+  std::unique_ptr<activities::ServiceStore> service_store;  // outlives the registry, whose activities use it
   activities::ActivityRegistry activity_registry;
-  activities::register_delivery_activities(activity_registry);
-  activities::register_bench_activities(activity_registry);
   http::Authorizer authorizer;
   try {
     if (options.role != Role::worker || options.metrics_port >= 0) authorizer = api_authorizer(options);
     engine::CompileOptions compile;
     compile.is_known_activity = [&](std::string_view name) { return activity_registry.contains(name); };
+    store = open_store(options, clock, private_redis, redis_store, service_store);
+    activities::register_delivery_activities(activity_registry, *service_store);
+    activities::register_bench_activities(activity_registry);
     definitions.load_directory(options.workflows_dir, compile);
-    store = open_store(options, clock, private_redis, redis_store);
     definitions.attach_store(*store, compile);
   } catch (const engine::DefinitionError& e) {
     for (const auto& d : e.diagnostics()) std::cerr << d.to_string() << "\n";

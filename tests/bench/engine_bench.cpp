@@ -5,6 +5,7 @@
 #include "flightplan/engine/compiler.hpp"
 #include "flightplan/engine/machine.hpp"
 #include "flightplan/memory/local_runtime.hpp"
+#include "flightplan/memory/memory_service_store.hpp"
 #include "flightplan/yaml/yaml_loader.hpp"
 
 #include <benchmark/benchmark.h>
@@ -121,8 +122,9 @@ BENCHMARK(BM_FiveStepTransitionsWithStateJson);
 // The whole delivery saga in process: engine, jq, activities, virtual time.
 void BM_DeliverySagaInProcess(benchmark::State& bench) {
   engine::CompileOptions options;
+  memory::MemoryServiceStore names_only;  // never called: this registry only answers names
   activities::ActivityRegistry names;
-  activities::register_delivery_activities(names);
+  activities::register_delivery_activities(names, names_only);
   options.is_known_activity = [&](std::string_view name) { return names.contains(name); };
   const auto definition = engine::compile_definition(
       yaml::load_yaml_file(std::string(FLIGHTPLAN_SOURCE_DIR) + "/workflows/delivery.yaml"), options);
@@ -132,8 +134,9 @@ void BM_DeliverySagaInProcess(benchmark::State& bench) {
   std::int64_t events = 0;
   std::int64_t workflows = 0;
   for (auto _ : bench) {
-    activities::ActivityRegistry registry;  // a fresh fleet: the drones are not released on success
-    activities::register_delivery_activities(registry);
+    memory::MemoryServiceStore service_store;  // a fresh fleet: the drones are not released on success
+    activities::ActivityRegistry registry;
+    activities::register_delivery_activities(registry, service_store);
     runtime::ManualClock clock(start_ms);
     memory::LocalRuntime runtime(registry, activities::FaultInjector{}, clock);
     runtime.start(definition, "wf", input);

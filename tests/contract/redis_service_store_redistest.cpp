@@ -1,6 +1,6 @@
 #define BOOST_TEST_MODULE redis_service_store
 // The service-store contract against a real, private redis-server (unix socket in a temp dir), then
-// what only Redis has: the key layout, outcome expiry, an unreachable server.
+// what only Redis has: the key layout, outcome expiry, a restart, an unreachable server.
 #include "flightplan/redis/redis_service_store.hpp"
 
 #include "flightplan/engine/error.hpp"
@@ -53,6 +53,27 @@ BOOST_FIXTURE_TEST_CASE(keys_carry_one_hash_tag_per_service_and_outcomes_expire,
   }
 }
 
+BOOST_AUTO_TEST_CASE(state_survives_a_worker_and_a_server_restart) {
+  flightplan::testing::RedisServerOptions options;
+  options.appendonly = true;
+  options.appendfsync = "always";
+  flightplan::testing::RedisServer server(options);
+  RedisServiceStore redis_store(settings_for(server.url()));
+  const auto schedule = [](flightplan::activities::ServiceStore& store, const std::string& delivery,
+                           const std::string& key) {
+    flightplan::activities::ActivityRegistry registry;
+    flightplan::activities::register_delivery_activities(registry, store);
+    return flightplan::contract::run_activity(registry, "drone.schedule", key, flightplan::contract::schedule_args(delivery));
+  };
+  const auto first = schedule(redis_store, "d1", "wf-1/schedule/1");
+  BOOST_REQUIRE(first.ok);
+  server.restart();  // AOF: the records and outcomes come back
+  // Another worker process, with its own connections.
+  RedisServiceStore other(settings_for(server.url()));
+  BOOST_TEST((schedule(other, "d1", "wf-1/schedule/1") == first));
+  BOOST_TEST(schedule(other, "d2", "wf-2/schedule/1").output.at("droneId") == "drone-002");
+}
+
 BOOST_FIXTURE_TEST_CASE(an_unreachable_server_is_unavailable_not_a_crash, RedisServiceStoreFixture) {
   RedisServiceStoreSettings settings = settings_for(server.url());
   settings.pool.client.connect_timeout_ms = 200;
@@ -62,6 +83,13 @@ BOOST_FIXTURE_TEST_CASE(an_unreachable_server_is_unavailable_not_a_crash, RedisS
   BOOST_CHECK_THROW(store.get("drone", {"a"}), flightplan::activities::ServiceStoreUnavailable);
   BOOST_CHECK_THROW(store.commit("drone", {}, {}, "k", "o"), flightplan::activities::ServiceStoreUnavailable);
   BOOST_CHECK_THROW(store.fence("drone", "k", "t"), flightplan::activities::ServiceStoreUnavailable);
+  flightplan::activities::ActivityRegistry registry;
+  flightplan::activities::register_delivery_activities(registry, store);
+  const auto result = flightplan::contract::run_activity(registry, "drone.schedule", "wf-1/schedule/1",
+                                                         flightplan::contract::schedule_args("d1"));
+  BOOST_REQUIRE(!result.ok);
+  BOOST_TEST(result.failure.status == 503);
+  BOOST_TEST(result.failure.retryable);
 }
 
 BOOST_AUTO_TEST_CASE(bad_settings_are_refused) {

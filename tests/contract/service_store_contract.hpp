@@ -2,15 +2,21 @@
 // The ServiceStore contract: one suite, run against every implementation
 // (memory_service_store_test.cpp, redis_service_store_redistest.cpp). A fixture type provides
 //   activities::ServiceStore& store();   // empty at the start of each case
-// and FLIGHTPLAN_SERVICE_STORE_CONTRACT(Fixture) instantiates every case for it.
+// and FLIGHTPLAN_SERVICE_STORE_CONTRACT(Fixture) instantiates every case for it. The last cases run
+// the drone and transport services from many threads, each with its own activity registry (a
+// worker process of its own) over the one store, and check the fleet stays consistent.
+#include "flightplan/activities/activity.hpp"
+#include "flightplan/activities/fleet.hpp"
 #include "flightplan/activities/service_store.hpp"
 
 #include <boost/test/unit_test.hpp>
 
 #include <nlohmann/json.hpp>
 
+#include <set>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -22,6 +28,8 @@ using activities::ServiceWrite;
 using nlohmann::json;
 
 using Records = std::vector<std::pair<std::string, std::string>>;
+
+inline constexpr std::int64_t service_now_ms = 1'795'235'554'000;  // 2026-11-21T04:32:34.000Z
 
 // Writes `records` unconditionally, without a key.
 inline void put(ServiceStore& store, const std::string& service, const Records& records) {
@@ -155,6 +163,123 @@ void bad_arguments_are_refused(Fixture& f) {
   BOOST_TEST(store.count("drone") == 0U);
 }
 
+// --- The services over the store, from many "worker processes" at once ----------------------------
+
+inline json schedule_args(const std::string& delivery_id) {
+  return {{"deliveryId", delivery_id},
+          {"pickupLocation", "47.6097,-122.3331"},
+          {"dropOffLocation", {{"latitude", 47.6740}, {"longitude", -122.1215}}},
+          {"packageInfo", {{"size", "small"}, {"weight", 2.5}}}};
+}
+
+// Runs `count` threads; thread i gets its own activity registry over `store` and runs body(i, registry).
+template <typename Body>
+void run_workers(ServiceStore& store, int count, const Body& body) {
+  std::vector<std::thread> threads;
+  for (int i = 0; i < count; ++i) {
+    threads.emplace_back([&store, &body, i] {
+      activities::ActivityRegistry registry;
+      activities::register_delivery_activities(registry, store);
+      body(i, registry);
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+}
+
+class NoHost final : public activities::ActivityHost {};
+
+inline std::string describe(const activities::ActivityResult& result) {
+  json signals = json::array();
+  for (const auto& signal : result.signals)
+    signals.push_back({{"workflowId", signal.workflow_id}, {"name", signal.name}, {"payload", signal.payload},
+                       {"dueMs", signal.due_ms}, {"id", signal.id}});
+  return json{{"ok", result.ok},
+              {"output", result.output},
+              {"failure", {{"type", result.failure.type}, {"status", result.failure.status}, {"detail", result.failure.detail}}},
+              {"signals", signals}}
+      .dump();
+}
+
+inline activities::ActivityResult run_activity(activities::ActivityRegistry& registry, const std::string& name,
+                                               const std::string& key, json arguments) {
+  NoHost host;
+  return registry.find(name)->execute(
+      activities::ActivityRequest{"wf-1", name, key, 1, std::move(arguments), service_now_ms}, host);
+}
+
+template <typename Fixture>
+void one_task_on_many_workers_books_one_drone(Fixture& f) {
+  constexpr int workers = 8;
+  std::vector<activities::ActivityResult> results(workers);
+  run_workers(f.store(), workers, [&](int i, activities::ActivityRegistry& registry) {
+    results[static_cast<std::size_t>(i)] = run_activity(registry, "drone.schedule", "wf-1/schedule/1", schedule_args("d1"));
+  });
+  BOOST_REQUIRE_MESSAGE(results[0].ok, describe(results[0]));
+  for (const auto& result : results)
+    BOOST_TEST((result == results[0]), describe(result) << "\n  differs from\n" << describe(results[0]));
+  BOOST_TEST(results[0].signals.at(0).id == "wf-1/schedule/1#0");
+  BOOST_TEST(f.store().scan("drone", "drone:", 100).size() == 1U);
+  int assigned = 0;
+  for (const json& drone : activities::fleet_status(f.store(), service_now_ms))
+    assigned += drone.at("state") == "assigned" ? 1 : 0;
+  BOOST_TEST(assigned == 1);
+}
+
+template <typename Fixture>
+void racing_deliveries_never_share_a_drone(Fixture& f) {
+  constexpr int workers = 12;  // two more deliveries than drones
+  std::vector<activities::ActivityResult> results(workers);
+  run_workers(f.store(), workers, [&](int i, activities::ActivityRegistry& registry) {
+    const std::string delivery = "d" + std::to_string(i);
+    results[static_cast<std::size_t>(i)] =
+        run_activity(registry, "drone.schedule", "wf-" + delivery + "/schedule/1", schedule_args(delivery));
+  });
+  std::set<std::string> drones;
+  std::set<std::string> scheduled;
+  for (int i = 0; i < workers; ++i) {
+    const auto& result = results[static_cast<std::size_t>(i)];
+    if (result.ok) {
+      drones.insert(result.output.at("droneId").get<std::string>());
+      scheduled.insert("d" + std::to_string(i));
+    } else {
+      BOOST_TEST(result.failure.status == 503);
+      BOOST_TEST(result.failure.retryable);
+    }
+  }
+  BOOST_TEST(drones.size() == activities::fleet_size);
+  BOOST_TEST(scheduled.size() == activities::fleet_size);
+  // The fleet agrees with the answers: each assigned drone flies one of the scheduled deliveries.
+  std::set<std::string> assigned;
+  for (const auto& [id, value] : f.store().scan("drone", "drone:", 100))
+    assigned.insert(json::parse(value).at("deliveryId").template get<std::string>());
+  BOOST_TEST(assigned == scheduled);
+}
+
+template <typename Fixture>
+void concurrent_bookings_get_distinct_numbers(Fixture& f) {
+  constexpr int workers = 4;
+  constexpr int bookings_each = 5;
+  std::vector<std::vector<std::string>> ids(workers);
+  run_workers(f.store(), workers, [&](int i, activities::ActivityRegistry& registry) {
+    for (int b = 0; b < bookings_each; ++b) {
+      const std::string key = "wf-" + std::to_string(i) + "/book/" + std::to_string(b);
+      const json args{{"deliveryId", "d"}, {"pickupLocation", "47.6,-122.3"}, {"dropOffLocation", "47.7,-122.2"}};
+      // As the engine would: a retryable failure (heavy contention) is tried again with the same key.
+      activities::ActivityResult result;
+      for (int attempt = 0; attempt < 50; ++attempt) {
+        result = run_activity(registry, "transport.book", key, args);
+        if (result.ok || !result.failure.retryable) break;
+      }
+      if (result.ok) ids[static_cast<std::size_t>(i)].push_back(result.output.at("bookingId").get<std::string>());
+    }
+  });
+  std::set<std::string> distinct;
+  for (const auto& list : ids) distinct.insert(list.begin(), list.end());
+  BOOST_TEST(distinct.size() == static_cast<std::size_t>(workers * bookings_each));
+  BOOST_TEST(*distinct.begin() == "booking-0001");
+  BOOST_TEST(*distinct.rbegin() == "booking-0020");
+}
+
 }  // namespace flightplan::contract
 
 #define FLIGHTPLAN_SERVICE_STORE_CONTRACT(Fixture)                                                        \
@@ -173,4 +298,13 @@ void bad_arguments_are_refused(Fixture& f) {
   }                                                                                                       \
   BOOST_FIXTURE_TEST_CASE(bad_arguments_are_refused, Fixture) {                                           \
     flightplan::contract::bad_arguments_are_refused(*this);                                               \
+  }                                                                                                       \
+  BOOST_FIXTURE_TEST_CASE(one_task_on_many_workers_books_one_drone, Fixture) {                            \
+    flightplan::contract::one_task_on_many_workers_books_one_drone(*this);                                \
+  }                                                                                                       \
+  BOOST_FIXTURE_TEST_CASE(racing_deliveries_never_share_a_drone, Fixture) {                               \
+    flightplan::contract::racing_deliveries_never_share_a_drone(*this);                                   \
+  }                                                                                                       \
+  BOOST_FIXTURE_TEST_CASE(concurrent_bookings_get_distinct_numbers, Fixture) {                            \
+    flightplan::contract::concurrent_bookings_get_distinct_numbers(*this);                                \
   }

@@ -2,6 +2,7 @@
 // The distributed runtime end to end on a real redis-server: orchestrators, a supervisor and
 // workers as threads of this process, time sped up by a scaled clock.
 #include "flightplan/engine/duration.hpp"
+#include "flightplan/redis/redis_service_store.hpp"
 #include "flightplan/redis/redis_store.hpp"
 #include "flightplan/yaml/source_loader.hpp"
 #include "flightplan/runtime/orchestrator.hpp"
@@ -38,6 +39,7 @@ struct Cluster {
   std::unique_ptr<redis::RedisStore> store;
   runtime::ScaledClock clock{testing::start_ms, time_scale};
   runtime::DefinitionRegistry definitions{yaml::source_loader(), clock};
+  std::unique_ptr<redis::RedisServiceStore> service_store;  // the services' state, on the same Redis
   activities::ActivityRegistry activities_registry;
   std::vector<std::unique_ptr<runtime::Orchestrator>> orchestrators;
   std::unique_ptr<runtime::Supervisor> supervisor;
@@ -50,7 +52,11 @@ struct Cluster {
     settings.partitions = 4;
     store = std::make_unique<redis::RedisStore>(settings);
     definitions.add(testing::compile_file("workflows/delivery.yaml"));
-    activities::register_delivery_activities(activities_registry);
+    redis::RedisServiceStoreSettings service_settings;
+    service_settings.pool.client.url = server.url();
+    service_settings.pool.client_count = 6;  // one per worker thread, and one more
+    service_store = std::make_unique<redis::RedisServiceStore>(service_settings);
+    activities::register_delivery_activities(activities_registry, *service_store);
     for (int i = 0; i < orchestrator_count; ++i) {
       runtime::OrchestratorSettings o;
       o.consumer = "orchestrator-" + std::to_string(i);

@@ -7,6 +7,7 @@
 #include "flightplan/engine/compiler.hpp"
 #include "flightplan/engine/replay.hpp"
 #include "flightplan/memory/local_runtime.hpp"
+#include "flightplan/memory/memory_service_store.hpp"
 #include "flightplan/yaml/yaml_loader.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -40,9 +41,10 @@ inline std::string read_file(const std::string& path) {
 }
 
 inline engine::CompileOptions compile_options() {
+  static memory::MemoryServiceStore names_only;  // never called: the registry only answers names
   static activities::ActivityRegistry registry = [] {
     activities::ActivityRegistry r;
-    activities::register_delivery_activities(r);
+    activities::register_delivery_activities(r, names_only);
     activities::register_bench_activities(r);
     return r;
   }();
@@ -116,14 +118,15 @@ class FlakyActivity : public activities::Activity {
   }
 };
 
-// A runtime with fresh activity services and a manual clock at start_ms.
+// A runtime with fresh activity services (a store of their own) and a manual clock at start_ms.
 struct Harness {
+  memory::MemoryServiceStore service_store;  // before the registry, which refers to it
   activities::ActivityRegistry registry;
   runtime::ManualClock clock{start_ms};
   std::unique_ptr<memory::LocalRuntime> runtime;
 
   explicit Harness(const std::string& inject = "", std::uint64_t seed = 1) {
-    activities::register_delivery_activities(registry);
+    activities::register_delivery_activities(registry, service_store);
     activities::register_bench_activities(registry);
     registry.add("test.echo", std::make_shared<EchoActivity>());
     registry.add("test.fail", std::make_shared<FailActivity>());

@@ -3,12 +3,16 @@
 
 #include "flightplan/activities/activity.hpp"
 #include "flightplan/activities/fault_injection.hpp"
+#include "flightplan/activities/fleet.hpp"
+#include "flightplan/memory/memory_service_store.hpp"
 #include "../support/recording_host.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 using flightplan::activities::Activity;
@@ -19,6 +23,9 @@ using flightplan::activities::ActivityResult;
 using flightplan::activities::FaultDecision;
 using flightplan::activities::FaultInjector;
 using flightplan::activities::FaultRule;
+using flightplan::activities::ServiceStore;
+using flightplan::activities::fleet_status;
+using flightplan::memory::MemoryServiceStore;
 using nlohmann::json;
 
 namespace {
@@ -37,8 +44,11 @@ const json dropoff_location = {{"latitude", 47.6740}, {"longitude", -122.1215}};
 using flightplan::testing::RecordingHost;
 using flightplan::testing::SentSignal;
 
+// One worker process's activities. By default over a fresh store of its own; given a store, it
+// shares the services' state with every other Services over that store (other worker processes).
 struct Services {
-  Services() { register_delivery_activities(registry); }
+  Services() : store(own_store) { register_delivery_activities(registry, store); }
+  explicit Services(ServiceStore& shared) : store(shared) { register_delivery_activities(registry, store); }
 
   // Calls `name`; an empty key means "no idempotency", so repeated calls really run again.
   ActivityResult call(const std::string& name, json arguments, std::int64_t now_ms = test_now_ms,
@@ -49,6 +59,12 @@ struct Services {
     return host.execute(*activity, request);
   }
 
+  std::optional<ActivityResult> cancel(const std::string& name, const std::string& key) {
+    Activity* activity = registry.find(name);
+    BOOST_REQUIRE_MESSAGE(activity != nullptr, "activity " << name << " is not registered");
+    return activity->cancel(ActivityRequest{"wf-1", name, key, 1, json::object(), test_now_ms});
+  }
+
   json schedule_args(const std::string& delivery_id, bool expedited = false) const {
     return {{"deliveryId", delivery_id},
             {"pickupLocation", pickup_location},
@@ -57,6 +73,8 @@ struct Services {
             {"expedited", expedited}};
   }
 
+  MemoryServiceStore own_store;
+  ServiceStore& store;
   ActivityRegistry registry;
   RecordingHost host;
 };
@@ -98,7 +116,7 @@ BOOST_AUTO_TEST_CASE(registers_every_delivery_activity) {
 
 BOOST_AUTO_TEST_CASE(rejects_duplicate_and_empty_registrations) {
   Services services;
-  BOOST_CHECK_THROW(register_delivery_activities(services.registry), std::invalid_argument);
+  BOOST_CHECK_THROW(register_delivery_activities(services.registry, services.store), std::invalid_argument);
   BOOST_CHECK_THROW(services.registry.add("x.y", nullptr), std::invalid_argument);
 }
 
@@ -122,6 +140,212 @@ BOOST_AUTO_TEST_CASE(independent_registrations_do_not_share_state) {
   const ActivityResult other = second.call("drone.schedule", second.schedule_args("d0"));
   BOOST_REQUIRE(other.ok);
   BOOST_TEST(other.output["droneId"] == "drone-001");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// The services' state lives in the ServiceStore, not in the worker process: registries over one
+// store behave like worker processes over one Redis.
+BOOST_AUTO_TEST_SUITE(shared_state)
+
+BOOST_AUTO_TEST_CASE(a_task_redelivered_to_another_worker_books_one_drone) {
+  MemoryServiceStore store;
+  Services first_worker(store);
+  Services second_worker(store);
+  const json args = first_worker.schedule_args("d1");
+  const ActivityResult first = first_worker.call("drone.schedule", args, test_now_ms, "wf-1/schedule/1");
+  // The same task, redelivered to the other process after a lost acknowledgement.
+  const ActivityResult again = second_worker.call("drone.schedule", args, test_now_ms + 30'000, "wf-1/schedule/1");
+  BOOST_REQUIRE(first.ok);
+  BOOST_TEST((again == first));
+  BOOST_TEST(first.output["droneId"] == "drone-001");
+  const json fleet = fleet_status(store, test_now_ms);
+  int assigned = 0;
+  for (const json& drone : fleet) assigned += drone["state"] == "assigned" ? 1 : 0;
+  BOOST_TEST(assigned == 1);
+
+  // A worker started later (a restart) sees the fleet as it is: d1 keeps drone-001, d2 gets the next.
+  Services restarted(store);
+  BOOST_TEST(restarted.call("drone.track", {{"deliveryId", "d1"}}).output["droneId"] == "drone-001");
+  BOOST_TEST(restarted.call("drone.schedule", restarted.schedule_args("d2")).output["droneId"] == "drone-002");
+  check_failure(restarted.call("drone.schedule", args), conflict_type, 409, false,
+                "delivery 'd1' already has drone-001");
+}
+
+// A store that runs `hook` once, just before the first record read: what another worker process
+// does between this execution's look-up of its key and its reads.
+class InterleavedStore final : public ServiceStore {
+ public:
+  std::vector<std::optional<std::string>> get(std::string_view service, const std::vector<std::string>& ids) override {
+    if (hook) std::exchange(hook, nullptr)();
+    return inner.get(service, ids);
+  }
+  std::size_t count(std::string_view service) override { return inner.count(service); }
+  std::optional<std::string> recorded(std::string_view service, const std::string& key) override {
+    return inner.recorded(service, key);
+  }
+  bool commit(std::string_view service, const std::vector<flightplan::activities::ServiceRead>& reads,
+              const std::vector<flightplan::activities::ServiceWrite>& writes, const std::string& key,
+              const std::string& outcome) override {
+    return inner.commit(service, reads, writes, key, outcome);
+  }
+  std::optional<std::string> fence(std::string_view service, const std::string& key, const std::string& tombstone) override {
+    return inner.fence(service, key, tombstone);
+  }
+  std::vector<std::pair<std::string, std::string>> scan(std::string_view service, std::string_view prefix,
+                                                        std::size_t limit) override {
+    return inner.scan(service, prefix, limit);
+  }
+  MemoryServiceStore inner;
+  std::function<void()> hook;
+};
+
+BOOST_AUTO_TEST_CASE(a_redelivered_task_that_sees_its_own_effect_answers_with_its_outcome) {
+  InterleavedStore store;
+  Services late_worker(store);
+  Services first_worker(store.inner);
+  ActivityResult first;
+  // The late worker finds no outcome for the key, then the first worker runs the same task to the
+  // end, then the late worker reads the fleet: d1 already has a drone. Not a 409: the outcome of
+  // the key is the answer.
+  store.hook = [&] {
+    first = first_worker.call("drone.schedule", first_worker.schedule_args("d1"), test_now_ms, "wf-1/schedule/1");
+  };
+  const ActivityResult late =
+      late_worker.call("drone.schedule", late_worker.schedule_args("d1"), test_now_ms, "wf-1/schedule/1");
+  BOOST_REQUIRE(first.ok);
+  BOOST_TEST((late == first));
+}
+
+BOOST_AUTO_TEST_CASE(booking_numbers_are_shared_by_every_worker) {
+  MemoryServiceStore store;
+  Services first_worker(store);
+  Services second_worker(store);
+  const json args{{"deliveryId", "d1"}, {"pickupLocation", pickup_location}, {"dropOffLocation", dropoff_location}};
+  BOOST_TEST(first_worker.call("transport.book", args).output["bookingId"] == "booking-0001");
+  BOOST_TEST(second_worker.call("transport.book", args).output["bookingId"] == "booking-0002");
+  BOOST_TEST(first_worker.call("transport.cancel", {{"bookingId", "booking-0002"}}).ok);
+}
+
+BOOST_AUTO_TEST_CASE(fleet_status_lists_every_drone) {
+  Services services;
+  BOOST_REQUIRE(services.call("drone.schedule", services.schedule_args("d1")).ok);
+  BOOST_REQUIRE(services.call("drone.schedule", services.schedule_args("d2")).ok);
+  BOOST_REQUIRE(services.call("drone.release", {{"droneId", "drone-001"}, {"deliveryId", "d1"}}).ok);
+  const std::int64_t at_ms = test_now_ms + 113'856 / 2;
+  const json fleet = fleet_status(services.store, at_ms);
+  BOOST_REQUIRE_EQUAL(fleet.size(), 10U);
+  BOOST_TEST(fleet[0]["droneId"] == "drone-001");
+  BOOST_TEST(fleet[0]["state"] == "available");
+  BOOST_TEST(!fleet[0].contains("deliveryId"));
+  check_location(fleet[0]["lastKnownLocation"], 47.6205, -122.3493, 0.0);
+  BOOST_TEST(fleet[1]["droneId"] == "drone-002");
+  BOOST_TEST(fleet[1]["state"] == "assigned");
+  BOOST_TEST(fleet[1]["deliveryId"] == "d2");
+  BOOST_TEST(fleet[1]["plan"] == 1);
+  BOOST_TEST(fleet[1]["stage"] == "HeadedToPickup");
+  check_location(fleet[1]["lastKnownLocation"], 47.6151, -122.3412, 120.0);
+  // What drone.track says at that time.
+  const json tracked = services.call("drone.track", {{"deliveryId", "d2"}}, at_ms).output;
+  for (const char* field : {"stage", "pickupEta", "deliveryEta", "lastKnownLocation", "plan"})
+    BOOST_TEST(fleet[1][field] == tracked[field]);
+  BOOST_TEST(fleet[9]["droneId"] == "drone-010");
+  BOOST_TEST(fleet[9]["state"] == "available");
+}
+
+BOOST_AUTO_TEST_CASE(cancel_fences_a_key_that_has_not_acted) {
+  Services services;
+  BOOST_TEST(!services.cancel("drone.schedule", "wf-1/schedule/1"));
+  // The task arrives after all: it does not act, and says why.
+  const ActivityResult late =
+      services.call("drone.schedule", services.schedule_args("d1"), test_now_ms, "wf-1/schedule/1");
+  check_failure(late, "https://flightplan.dev/errors/cancelled", 499, false,
+                "drone.schedule with idempotency key 'wf-1/schedule/1' was cancelled before it ran");
+  BOOST_TEST(late.signals.empty());
+  BOOST_TEST(services.host.signals.empty());
+  for (const json& drone : fleet_status(services.store, test_now_ms)) BOOST_TEST(drone["state"] == "available");
+  // Fencing again still reports "did not act".
+  BOOST_TEST(!services.cancel("drone.schedule", "wf-1/schedule/1"));
+}
+
+BOOST_AUTO_TEST_CASE(cancel_after_the_effect_returns_the_recorded_result) {
+  Services services;
+  const ActivityResult done =
+      services.call("drone.schedule", services.schedule_args("d1"), test_now_ms, "wf-1/schedule/1");
+  BOOST_REQUIRE(done.ok);
+  const std::optional<ActivityResult> fenced = services.cancel("drone.schedule", "wf-1/schedule/1");
+  BOOST_REQUIRE(fenced.has_value());
+  BOOST_TEST((*fenced == done));
+  // No key, no record, nothing to fence.
+  BOOST_TEST(!services.cancel("drone.schedule", ""));
+}
+
+// A store that cannot be reached: every call throws ServiceStoreUnavailable.
+class UnreachableStore final : public ServiceStore {
+ public:
+  std::vector<std::optional<std::string>> get(std::string_view, const std::vector<std::string>&) override { fail(); }
+  std::size_t count(std::string_view) override { fail(); }
+  std::optional<std::string> recorded(std::string_view, const std::string&) override { fail(); }
+  bool commit(std::string_view, const std::vector<flightplan::activities::ServiceRead>&,
+              const std::vector<flightplan::activities::ServiceWrite>&, const std::string&,
+              const std::string&) override {
+    fail();
+  }
+  std::optional<std::string> fence(std::string_view, const std::string&, const std::string&) override { fail(); }
+  std::vector<std::pair<std::string, std::string>> scan(std::string_view, std::string_view, std::size_t) override {
+    fail();
+  }
+
+ private:
+  [[noreturn]] static void fail() { throw flightplan::activities::ServiceStoreUnavailable("connection refused"); }
+};
+
+// A store where some other process always commits first: every commit is refused.
+class ContendedStore final : public ServiceStore {
+ public:
+  std::vector<std::optional<std::string>> get(std::string_view service, const std::vector<std::string>& ids) override {
+    return inner.get(service, ids);
+  }
+  std::size_t count(std::string_view service) override { return inner.count(service); }
+  std::optional<std::string> recorded(std::string_view service, const std::string& key) override {
+    return inner.recorded(service, key);
+  }
+  bool commit(std::string_view, const std::vector<flightplan::activities::ServiceRead>&,
+              const std::vector<flightplan::activities::ServiceWrite>&, const std::string&,
+              const std::string&) override {
+    ++commits;
+    return false;
+  }
+  std::optional<std::string> fence(std::string_view service, const std::string& key, const std::string& tombstone) override {
+    return inner.fence(service, key, tombstone);
+  }
+  std::vector<std::pair<std::string, std::string>> scan(std::string_view service, std::string_view prefix,
+                                                        std::size_t limit) override {
+    return inner.scan(service, prefix, limit);
+  }
+  MemoryServiceStore inner;
+  int commits = 0;
+};
+
+BOOST_AUTO_TEST_CASE(an_unreachable_store_is_a_retryable_failure) {
+  UnreachableStore store;
+  Services services(store);
+  check_failure(services.call("drone.schedule", services.schedule_args("d1"), test_now_ms, "k"), unavailable_type,
+                503, true, "the drone service store is unavailable: connection refused");
+  BOOST_CHECK_THROW(services.cancel("drone.schedule", "k"), flightplan::activities::ServiceStoreUnavailable);
+  BOOST_CHECK_THROW(fleet_status(store, test_now_ms), flightplan::activities::ServiceStoreUnavailable);
+}
+
+BOOST_AUTO_TEST_CASE(endless_contention_gives_up_with_a_retryable_failure) {
+  ContendedStore store;
+  Services services(store);
+  check_failure(services.call("drone.schedule", services.schedule_args("d1"), test_now_ms, "k"), unavailable_type,
+                503, true, "the drone records kept changing during 16 attempts to commit");
+  BOOST_TEST(store.commits == 16);
+  // Failures that are not remembered and write nothing never commit.
+  check_failure(services.call("drone.track", {{"deliveryId", "d1"}}, test_now_ms, "k2"), not_found_type, 404, false,
+                "no drone flight for delivery 'd1'");
+  BOOST_TEST(store.commits == 16);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -698,8 +922,12 @@ BOOST_AUTO_TEST_CASE(registers_the_five_steps_and_undo) {
   BOOST_CHECK_THROW(flightplan::activities::register_bench_activities(services.registry),
                     std::invalid_argument);
   // Both sets live in one registry, as the binary registers them.
-  register_delivery_activities(services.registry);
+  MemoryServiceStore store;
+  register_delivery_activities(services.registry, store);
   BOOST_TEST(services.registry.names().size() == 22u);
+  // Stateless: nothing to fence, nothing to undo.
+  Activity* undo = services.registry.find("bench.undo");
+  BOOST_TEST(!undo->cancel(ActivityRequest{"wf-1", "bench.undo", "wf-1/ref/1", 1, json::object(), test_now_ms}));
 }
 
 BOOST_AUTO_TEST_CASE(each_step_returns_the_peers_result) {

@@ -7,6 +7,7 @@
 
 #include "flightplan/activities/activity.hpp"
 #include "flightplan/activities/flight.hpp"
+#include "flightplan/memory/memory_service_store.hpp"
 #include "../support/recording_host.hpp"
 
 #include <nlohmann/json.hpp>
@@ -290,13 +291,14 @@ using flightplan::testing::RecordingHost;
 using flightplan::testing::SentSignal;
 
 struct Services {
-  Services() { register_delivery_activities(registry); }
+  Services() { register_delivery_activities(registry, store); }
   ActivityResult call(const std::string& name, json arguments, std::int64_t at_ms = now_ms,
                       const std::string& key = "") {
     Activity* activity = registry.find(name);
     BOOST_REQUIRE_MESSAGE(activity != nullptr, name << " is not registered");
     return host.execute(*activity, ActivityRequest{"wf-1", name, key, 1, std::move(arguments), at_ms});
   }
+  flightplan::memory::MemoryServiceStore store;
   ActivityRegistry registry;
   RecordingHost host;
 };

@@ -1,14 +1,16 @@
 #pragma once
 // What an activity worker is: a named operation that takes JSON arguments and returns a JSON result
 // or a failure. Activities are deterministic given their request (time arrives in the request), keep
-// their own state, and honour the idempotency key: the same key returns the first result again and
-// never repeats a side effect.
+// their state in a ServiceStore shared by every worker process (service_store.hpp), and honour the
+// idempotency key: the same key returns the first result again — in any process — and never
+// repeats a side effect.
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -79,6 +81,18 @@ class Activity {
  public:
   virtual ~Activity() = default;
   virtual ActivityResult execute(const ActivityRequest& request, ActivityHost& host) = 0;
+
+  // The cancellation fence of one idempotency key (request.idempotency_key; the arguments are not
+  // needed). Returns the recorded result when the effect already happened (the caller compensates
+  // it or takes it), or nullopt when it did not and now never will: a later execute() with this key
+  // returns a recorded failure of type https://flightplan.dev/errors/cancelled (status 499, not
+  // retryable) without acting. Atomic against a concurrent execute() in any process. A service
+  // activity throws ServiceStoreUnavailable when its store cannot be reached (try again). The
+  // default, for stateless activities, has nothing to undo: nullopt.
+  virtual std::optional<ActivityResult> cancel(const ActivityRequest& request) {
+    (void)request;
+    return std::nullopt;
+  }
 };
 
 // Name -> activity. A name is "<queue>.<operation>"; the queue is the part before the first dot.
@@ -93,9 +107,13 @@ class ActivityRegistry {
   std::map<std::string, std::shared_ptr<Activity>, std::less<>> activities_;
 };
 
+class ServiceStore;
+
 // Registers the drone-delivery activities (account.*, package.*, transport.*, drone.*, delivery.*)
-// with fresh state. Each call creates an independent set of services.
-void register_delivery_activities(ActivityRegistry& registry);
+// over `store`, which must outlive the registry. Registries over one store (in one process or in
+// many, over Redis) share the services' state and idempotency records; a fresh MemoryServiceStore
+// gives fresh services.
+void register_delivery_activities(ActivityRegistry& registry, ServiceStore& store);
 
 // Registers the benchmark workload's activities: bench.checkAccount, bench.createPackage,
 // bench.checkThirdPartyTransport, bench.scheduleDrone, bench.createDelivery (trivial, stateless,
