@@ -83,6 +83,10 @@ int main(int argc, char** argv) {
     command->add_option("--time-origin-ms", serve.time_origin_ms,
                         "Epoch ms at which the scaled clock equals real time; give every process the same")
         ->check(CLI::NonNegativeNumber);
+    command->add_flag("--allow-unsafe-redis", serve.allow_unsafe_redis,
+                      "Start even if Redis has AOF off or evicts keys (acknowledged work may be lost)");
+    command->add_option("--drain-ms", serve.drain_ms, "On SIGTERM, exit after at most this long")
+        ->check(CLI::PositiveNumber);
     command->add_option("--visibility-ms", serve.visibility_ms,
                         "Claimed but unacknowledged inputs and tasks go to another process after this")
         ->check(CLI::NonNegativeNumber);

@@ -23,7 +23,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
+#include <mutex>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -161,6 +163,21 @@ class DefinitionRefresher {
   std::jthread thread_;  // last: joined (after a stop request) before anything else goes
 };
 
+// "Acknowledged" must mean "durable": refuses a Redis that would lose acknowledged work, unless told
+// to accept the risk. Throws std::runtime_error naming every unsafe setting.
+void check_durability(redis::RedisStore& store, const ServeOptions& options) {
+  const redis::RedisStore::Durability durability = store.check_durability();
+  if (durability.appendfsync == "no")
+    log(LogLevel::warn, "Redis appendfsync is 'no': the OS decides when acknowledged writes reach the disk",
+        {{"appendfsync", durability.appendfsync}});
+  if (durability.problems.empty()) return;
+  std::string message = "the Redis server does not keep what it acknowledges:";
+  for (const std::string& problem : durability.problems) message += "\n  - " + problem;
+  if (!options.allow_unsafe_redis)
+    throw std::runtime_error(message + "\nfix the server, or start with --allow-unsafe-redis to accept losing work");
+  log(LogLevel::warn, "starting on an unsafe Redis (--allow-unsafe-redis)", {{"problems", durability.problems}});
+}
+
 // The store every role works on: Redis (given or a private redis-server for dev) or, for dev on
 // request, the in-process store. The activities' service state goes to the same place.
 std::unique_ptr<engine::WorkflowStore> open_store(const ServeOptions& options, runtime::Clock& clock,
@@ -195,6 +212,7 @@ std::unique_ptr<engine::WorkflowStore> open_store(const ServeOptions& options, r
   settings.partitions = options.partitions;
   auto redis = std::make_unique<redis::RedisStore>(settings);
   redis_store = redis.get();
+  check_durability(*redis, options);
   redis::RedisServiceStoreSettings service_settings;
   service_settings.pool.client.url = url;
   service_settings.pool.client_count = claimers + 2;  // a worker thread holds one while its activity runs
@@ -253,7 +271,7 @@ void start_workers(Roles& roles, const Context& context) {
   w.queues = split(options.activities, ',');
   w.threads_per_queue = std::max(1, options.worker_threads);
   w.consumer = context.instance;
-  if (options.visibility_ms > 0) w.visibility_ms = options.visibility_ms;
+  if (options.visibility_ms > 0) w.lease_ms = options.visibility_ms;
   w.observer = &context.metrics;
   roles.workers = std::make_unique<runtime::WorkerPool>(context.store, context.activity_registry, faults,
                                                         context.clock, w);
@@ -396,8 +414,22 @@ int serve_command(const ServeOptions& options) {
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
-  log(LogLevel::info, "draining", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
-  drain(roles);
+  log(LogLevel::info, "draining", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}, {"drain_ms", options.drain_ms}});
+  {
+    // The drain is bounded: an activity that never returns must not keep the process alive. Past
+    // the deadline the process exits at once; whatever it held comes back to other processes when
+    // its leases run out, as after a kill -9 (docs/operations.md).
+    std::jthread deadline([drain_ms = options.drain_ms](std::stop_token stop) {
+      std::mutex mutex;
+      std::condition_variable_any wake;
+      std::unique_lock lock(mutex);
+      if (wake.wait_for(lock, stop, std::chrono::milliseconds(drain_ms), [] { return false; })) return;
+      if (stop.stop_requested()) return;
+      log(LogLevel::error, "drain took too long; exiting without waiting any more", {{"drain_ms", drain_ms}});
+      std::_Exit(1);
+    });
+    drain(roles);
+  }
   if (private_redis) private_redis->stop();
   log(LogLevel::info, "stopped");
   return 0;

@@ -43,6 +43,11 @@ struct ServeOptions {
   // worker only: serve /metrics, /healthz and /readyz on this port of `address` (0: any free port);
   // -1: no HTTP at all. Tokens are required as for server (--auth-file or --no-auth).
   int metrics_port = -1;
+  // Start even when the Redis given does not keep what it acknowledges (AOF off, or an eviction
+  // policy): --allow-unsafe-redis, for throw-away experiments only.
+  bool allow_unsafe_redis = false;
+  // SIGTERM/SIGINT: the longest the roles may take to drain before the process exits anyway.
+  std::int64_t drain_ms = 20'000;
 };
 
 int serve_command(const ServeOptions& options);

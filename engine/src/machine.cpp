@@ -81,14 +81,20 @@ constexpr std::pair<Input::Type, std::string_view> input_type_names[] = {
     {Input::Type::pause, "pause"},
     {Input::Type::resume, "resume"},
     {Input::Type::retry, "retry"},
+    {Input::Type::activity_cancelled, "activity_cancelled"},
+    {Input::Type::fault, "fault"},
 };
 
 }  // namespace
 
-json Input::to_json() const {
-  std::string_view type_name;
+std::string_view to_string(Input::Type type) {
   for (const auto& [value, label] : input_type_names)
-    if (value == type) type_name = label;
+    if (value == type) return label;
+  return "unknown";
+}
+
+json Input::to_json() const {
+  const std::string_view type_name = to_string(type);
   json out{{"type", type_name}, {"time_ms", time_ms}};
   if (!workflow_id.empty()) out["workflow_id"] = workflow_id;
   if (!payload.is_null()) out["payload"] = payload;
@@ -98,6 +104,7 @@ json Input::to_json() const {
     out["error"] = error.to_json();
     out["retryable"] = retryable;
   }
+  if (type == Type::fault) out["error"] = error.to_json();
   if (timer_id != 0) out["timer_id"] = timer_id;
   if (!name.empty()) out["name"] = name;
   if (!id.empty()) out["id"] = id;
@@ -125,6 +132,7 @@ Input Input::from_json(const json& value) {
       in.error = WorkflowError::from_json(value.at("error"));
       in.retryable = value.value("retryable", true);
     }
+    if (in.type == Type::fault) in.error = WorkflowError::from_json(value.at("error"));
     in.timer_id = value.value("timer_id", std::int64_t{0});
     in.name = value.value("name", "");
     in.id = value.value("id", "");
@@ -183,7 +191,9 @@ bool is_input_event(std::string_view type) {
     if (type == event_type) return true;
   return type == "workflow_started" || type == "activity_started" || type == "activity_completed" ||
          type == "activity_failed" || type == "activity_heartbeat" || type == "timer_fired" ||
-         type == "signal_received" || type == "workflow_cancel_requested" || type == "input_held";
+         type == "signal_received" || type == "workflow_cancel_requested" || type == "input_held" ||
+         type == "activity_completed_late" || type == "activity_failed_late" ||
+         type == "activity_cancel_confirmed" || type == "fault_received";
 }
 
 Input input_from_event(const Event& event, const std::string& workflow_id) {
@@ -212,15 +222,22 @@ Input input_from_event(const Event& event, const std::string& workflow_id) {
     in_event.id = d.value("input_id", "");
     return in_event;
   }
+  if (event.type == "fault_received") {
+    in.type = Input::Type::fault;
+    in.error = WorkflowError::from_json(d.at("error"));
+    return in;
+  }
   in.activity_id = d.at("activity_id").get<std::int64_t>();
   in.attempt = d.at("attempt").get<int>();
-  if (event.type == "activity_started") {
+  if (event.type == "activity_cancel_confirmed") {
+    in.type = Input::Type::activity_cancelled;
+  } else if (event.type == "activity_started") {
     in.type = Input::Type::activity_started;
     in.name = d.value("worker", "");
-  } else if (event.type == "activity_completed") {
+  } else if (event.type == "activity_completed" || event.type == "activity_completed_late") {
     in.type = Input::Type::activity_completed;
     in.payload = d.value("result", json());
-  } else if (event.type == "activity_failed") {
+  } else if (event.type == "activity_failed" || event.type == "activity_failed_late") {
     in.type = Input::Type::activity_failed;
     in.error = WorkflowError::from_json(d.at("error"));
     in.retryable = d.value("retryable", true);
@@ -267,6 +284,10 @@ void Machine::handle(const Input& input) {
 }
 
 void Machine::apply_input(const Input& input) {
+  if (is_activity_input(input) && state_.abandoned.count(input.activity_id) != 0) {
+    on_abandoned_outcome(input);
+    return;
+  }
   switch (input.type) {
     case Input::Type::activity_started: on_activity_started(input); break;
     case Input::Type::activity_completed: on_activity_completed(input); break;
@@ -275,6 +296,8 @@ void Machine::apply_input(const Input& input) {
     case Input::Type::timer_fired: on_timer(input); break;
     case Input::Type::signal: on_signal(input); break;
     case Input::Type::cancel: on_cancel(input); break;
+    case Input::Type::fault: on_fault(input); break;
+    case Input::Type::activity_cancelled: break;  // only an abandoned attempt waits for it
     case Input::Type::start:
     case Input::Type::terminate:
     case Input::Type::pause:
@@ -357,6 +380,10 @@ void Machine::on_timer(const Input& input) {
     case TimerKind::activity_retry:
       on_activity_retry_timer(timer);
       return;
+    case TimerKind::abandoned_wait:
+      state_.abandoned_timer = 0;
+      stop_waiting_for_abandoned(true);
+      return;
     default:
       on_activity_timer(timer);
       return;
@@ -403,6 +430,13 @@ void Machine::on_cancel(const Input& input) {
   fail_workflow("cancelled", make_error(error_types::cancelled, 499, "Workflow cancelled", input.name, "/"));
 }
 
+void Machine::on_fault(const Input& input) {
+  step_.accepted = true;
+  emit("fault_received", "/", json{{"error", input.error.to_json()}});
+  if (state_.compensation) return;  // already undoing: the fault changes nothing more
+  fail_workflow("faulted", input.error);
+}
+
 // Operator controls. Each is the first event of its step (so replay can feed it back), and each
 // carries an optional queue-entry id that drops a redelivered control like a redelivered signal.
 
@@ -440,6 +474,10 @@ void Machine::on_terminate(const Input& input) {
   outcomes_.clear();
   cancel_all_nodes();
   cancel_timer(state_.workflow_timer);
+  // Nothing is undone: attempts that may still act and late results are left as they are.
+  cancel_timer(state_.abandoned_timer);
+  state_.abandoned.clear();
+  state_.late_results.clear();
   state_.paused = false;
   state_.held_inputs.clear();
   close_workflow(WorkflowStatus::terminated);
@@ -532,7 +570,11 @@ bool Machine::holdable(const Input& input) const {
     case Input::Type::activity_started:
     case Input::Type::activity_completed:
     case Input::Type::activity_failed:
-    case Input::Type::activity_heartbeat: {
+    case Input::Type::activity_heartbeat:
+    case Input::Type::activity_cancelled: {
+      if (auto abandoned = state_.abandoned.find(input.activity_id); abandoned != state_.abandoned.end())
+        return abandoned->second.attempt == input.attempt;
+      if (input.type == Input::Type::activity_cancelled) return false;
       auto it = state_.activities.find(input.activity_id);
       if (it == state_.activities.end()) return false;
       const PendingActivity& activity = it->second;
@@ -542,6 +584,7 @@ bool Machine::holdable(const Input& input) const {
     }
     case Input::Type::signal: return !full && !redelivered(input.id);
     case Input::Type::cancel: return !redelivered(input.id);
+    case Input::Type::fault: return true;
     default: return false;
   }
 }
@@ -625,7 +668,8 @@ void Machine::dispatch(Outcome& outcome) {
 void Machine::update_status() {
   if (is_final(state_.status)) return;
   if (state_.compensation) state_.status = WorkflowStatus::compensating;
-  else if (!state_.activities.empty() || !outcomes_.empty()) state_.status = WorkflowStatus::running;
+  else if (!state_.activities.empty() || !state_.abandoned.empty() || !outcomes_.empty())
+    state_.status = WorkflowStatus::running;
   else state_.status = WorkflowStatus::waiting;
 }
 

@@ -153,7 +153,7 @@ void Machine::on_activity_timer(const Timer& timer) {
                                        std::string(to_string(timer.kind)) + " timeout",
                                    reference);
   // Schedule-to-close spans every attempt: once it fires, no retry can help.
-  attempt_failed(activity, std::move(error), timer.kind != TimerKind::schedule_to_close);
+  attempt_failed(activity, std::move(error), timer.kind != TimerKind::schedule_to_close, true);
 }
 
 void Machine::on_activity_retry_timer(const Timer& timer) {
@@ -164,7 +164,7 @@ void Machine::on_activity_retry_timer(const Timer& timer) {
   dispatch_attempt(it->second, call_of(it->second));
 }
 
-void Machine::attempt_failed(PendingActivity& activity, WorkflowError error, bool retryable) {
+void Machine::attempt_failed(PendingActivity& activity, WorkflowError error, bool retryable, bool may_still_act) {
   const CallActivityTask& call = call_of(activity);
   const RetryPolicy& policy = call.options.retry ? *call.options.retry : default_activity_retry_policy();
   Node& node = *find_node(activity.node);
@@ -188,6 +188,8 @@ void Machine::attempt_failed(PendingActivity& activity, WorkflowError error, boo
   if (!decision.retry) {
     error.detail += error.detail.empty() ? "" : "; ";
     error.detail += "giving up after attempt " + std::to_string(activity.attempt) + ": " + decision.reason;
+    // A timed-out attempt was cancelled, but its worker may be acting right now.
+    if (may_still_act) abandon(activity);
     drop_activity(activity.id, false);
     fault_task(node, std::move(error));
     return;
@@ -220,6 +222,7 @@ void Machine::drop_activity(std::int64_t activity_id, bool cancel_worker) {
   cancel_timer(activity.schedule_to_close_timer);
   cancel_timer(activity.retry_timer);
   if (cancel_worker) {
+    abandon(activity);
     Node* node = find_node(activity.node);
     emit("activity_cancelled", node != nullptr ? task_of(*node).reference : "/",
          json{{"activity_id", activity.id}, {"attempt", activity.attempt}});

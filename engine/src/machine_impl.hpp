@@ -43,6 +43,12 @@ class Machine {
   void on_timer(const Input& input);
   void on_signal(const Input& input);
   void on_cancel(const Input& input);
+  void on_fault(const Input& input);
+  static bool is_activity_input(const Input& input) {
+    return input.type == Input::Type::activity_started || input.type == Input::Type::activity_completed ||
+           input.type == Input::Type::activity_failed || input.type == Input::Type::activity_heartbeat ||
+           input.type == Input::Type::activity_cancelled;
+  }
   // Applies one non-control input to an unpaused workflow.
   void apply_input(const Input& input);
 
@@ -116,11 +122,21 @@ class Machine {
   void on_activity_heartbeat(const Input& input);
   void on_activity_timer(const Timer& timer);
   void on_activity_retry_timer(const Timer& timer);
-  void attempt_failed(PendingActivity& activity, WorkflowError error, bool retryable);
+  // `may_still_act`: the attempt timed out and its worker may yet act; giving up then abandons it.
+  void attempt_failed(PendingActivity& activity, WorkflowError error, bool retryable, bool may_still_act = false);
   PendingActivity* find_attempt(const Input& input);
   void clear_attempt_timers(PendingActivity& activity);
   void drop_activity(std::int64_t activity_id, bool cancel_worker);
   const CallActivityTask& call_of(const PendingActivity& activity);
+  // Late results (machine_saga.cpp): remembers an attempt that may still act, if its task compensates.
+  void abandon(const PendingActivity& activity);
+  void on_abandoned_outcome(const Input& input);
+  // The newest late results join the front of a running compensation.
+  void merge_late_results();
+  // An abandoned attempt reported (or the wait ran out: `give_up`): compensate once none is left.
+  void stop_waiting_for_abandoned(bool give_up);
+  // Starts undoing what is in `compensation` (waiting first for abandoned attempts, if any).
+  void begin_compensation();
 
   // Timers and cancellation (machine.cpp).
   std::int64_t start_timer(TimerKind kind, std::int64_t due_ms, std::int64_t node, std::int64_t activity,

@@ -22,7 +22,7 @@ constexpr std::array<std::pair<WorkflowStatus, std::string_view>, 11> status_nam
     {WorkflowStatus::terminated, "terminated"},
 }};
 
-constexpr std::array<std::pair<TimerKind, std::string_view>, 9> timer_kind_names{{
+constexpr std::array<std::pair<TimerKind, std::string_view>, 10> timer_kind_names{{
     {TimerKind::wait, "wait"},
     {TimerKind::task_timeout, "task_timeout"},
     {TimerKind::workflow_timeout, "workflow_timeout"},
@@ -32,6 +32,7 @@ constexpr std::array<std::pair<TimerKind, std::string_view>, 9> timer_kind_names
     {TimerKind::start_to_close, "start_to_close"},
     {TimerKind::heartbeat, "heartbeat"},
     {TimerKind::schedule_to_close, "schedule_to_close"},
+    {TimerKind::abandoned_wait, "abandoned_wait"},
 }};
 
 // Optional-field helpers: state JSON omits defaults so stored states stay small.
@@ -245,7 +246,26 @@ json WorkflowState::to_json() const {
       for (const auto& record : compensation->failed) failed.push_back(record_to_json(record));
       out["compensation"]["failed"] = std::move(failed);
     }
+    if (compensation->waiting) out["compensation"]["waiting"] = true;
+    if (compensation->ran != 0) out["compensation"]["ran"] = compensation->ran;
+    if (!compensation->then.is_null()) out["compensation"]["then"] = compensation->then;
+    if (!compensation->fault_path.empty()) {
+      json path = json::array();
+      for (const auto& node : compensation->fault_path) path.push_back(node_to_json(node));
+      out["compensation"]["fault_path"] = std::move(path);
+    }
   }
+  if (!abandoned.empty()) {
+    json& abandoned_json = out["abandoned"] = json::array();
+    for (const auto& [activity_id, a] : abandoned)
+      abandoned_json.push_back(json{{"activity_id", a.activity_id}, {"attempt", a.attempt}, {"task_id", a.task_id},
+                                    {"reference", a.reference}, {"input", a.input}, {"vars", a.vars}});
+  }
+  if (!late_results.empty()) {
+    json& late_json = out["late_results"] = json::array();
+    for (const auto& record : late_results) late_json.push_back(record_to_json(record));
+  }
+  if (abandoned_timer != 0) out["abandoned_timer"] = abandoned_timer;
   out["signals"] = signals;
   if (!recent_input_ids.empty()) out["recent_input_ids"] = recent_input_ids;
   if (!correlation_id.empty()) out["correlation_id"] = correlation_id;
@@ -299,8 +319,20 @@ WorkflowState WorkflowState::from_json(const json& in) {
     c.failures = it->at("failures");
     if (auto current = it->find("current"); current != it->end()) c.current = record_from_json(*current);
     for (const auto& r : get_json(*it, "failed", json::array())) c.failed.push_back(record_from_json(r));
+    c.waiting = get(*it, "waiting", false);
+    c.ran = get(*it, "ran", 0);
+    c.then = get_json(*it, "then");
+    for (const auto& n : get_json(*it, "fault_path", json::array())) c.fault_path.push_back(node_from_json(n));
     s.compensation = std::move(c);
   }
+  for (const auto& a : get_json(in, "abandoned", json::array())) {
+    AbandonedAttempt attempt{a.at("activity_id").get<std::int64_t>(), a.at("attempt").get<int>(),
+                             a.at("task_id").get<int>(), a.at("reference").get<std::string>(),
+                             get_json(a, "input"), get_json(a, "vars", json::object())};
+    s.abandoned.emplace(attempt.activity_id, std::move(attempt));
+  }
+  for (const auto& r : get_json(in, "late_results", json::array())) s.late_results.push_back(record_from_json(r));
+  s.abandoned_timer = get(in, "abandoned_timer", std::int64_t{0});
   for (const auto& signal : get_json(in, "signals", json::array())) s.signals.push_back(signal);
   s.recent_input_ids = get(in, "recent_input_ids", std::vector<std::string>{});
   s.paused = get(in, "paused", false);

@@ -123,3 +123,28 @@ std::pair<std::int64_t, std::string> decode_list_cursor(const std::string& curso
 }
 
 }  // namespace flightplan::engine
+
+namespace flightplan::engine {
+
+json DeadLetter::to_json() const {
+  return json{{"id", id},         {"kind", kind}, {"workflow_id", workflow_id}, {"reason", reason},
+              {"deliveries", deliveries}, {"time_ms", time_ms}, {"entry", entry}};
+}
+
+DeadLetter DeadLetter::from_json(const json& value) {
+  try {
+    DeadLetter letter;
+    letter.id = value.value("id", "");
+    letter.kind = value.at("kind").get<std::string>();
+    letter.workflow_id = value.at("workflow_id").get<std::string>();
+    letter.reason = value.at("reason").get<std::string>();
+    letter.deliveries = value.value("deliveries", 0);
+    letter.time_ms = value.value("time_ms", std::int64_t{0});
+    letter.entry = value.value("entry", json());
+    return letter;
+  } catch (const json::exception& e) {
+    throw OperationError(ErrorCategory::invalid_argument, std::string("malformed dead letter: ") + e.what());
+  }
+}
+
+}  // namespace flightplan::engine

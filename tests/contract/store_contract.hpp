@@ -201,7 +201,7 @@ void unacknowledged_work_is_redelivered(F& f) {
   auto again = f.store().claim_tasks("drone", "worker-2", 10, 0, 100);
   BOOST_REQUIRE_EQUAL(again.size(), 1u);
   BOOST_TEST(again[0].activity_id == 21);
-  BOOST_TEST(again[0].deliveries >= 2);
+  BOOST_TEST(again[0].deliveries == 2);
   f.store().enqueue_input("wf-e", engine::Input::signal("go", json{{"x", 1}}, 9));
   auto inputs = f.store().claim_inputs("orchestrator-dies", 10, 0, 100);
   BOOST_REQUIRE_EQUAL(inputs.size(), 1u);
@@ -650,29 +650,179 @@ void definitions_are_stored_once(F& f) {
   }
 }
 
+inline engine::Input completed(std::int64_t activity_id, int attempt, json result) {
+  engine::Input outcome;
+  outcome.type = engine::Input::Type::activity_completed;
+  outcome.activity_id = activity_id;
+  outcome.attempt = attempt;
+  outcome.payload = std::move(result);
+  outcome.time_ms = 5;
+  return outcome;
+}
+
+// Claims everything waiting for the orchestrators and acknowledges it.
+inline std::vector<engine::QueuedInput> drain_inputs(engine::WorkflowStore& store) {
+  auto inputs = store.claim_inputs("orchestrator", 100, 0, 60'000);
+  store.ack_inputs(inputs);
+  return inputs;
+}
+
 template <typename F>
-void extended_tasks_are_not_redelivered(F& f) {
+void renewed_leases_are_not_redelivered(F& f) {
   FakeStep step("ext-1", 0, 1);
   step.schedule(1, "drone.schedule");
   commit_one(f.store(), step.commit(0));
-  constexpr std::int64_t visibility_ms = 600;
-  auto first = f.store().claim_tasks("drone", "worker-1", 1, 0, visibility_ms);
+  constexpr std::int64_t lease_ms = 600;
+  auto first = f.store().claim_tasks("drone", "worker-1", 1, 0, lease_ms);
   BOOST_REQUIRE_EQUAL(first.size(), 1u);
+  BOOST_TEST(first[0].consumer == "worker-1");
   f.pass_time(400);
-  f.store().extend_task(first[0]);  // a heartbeat: the window starts again
-  f.pass_time(400);                 // 800 ms since the claim, 400 since the heartbeat
-  BOOST_TEST(f.store().claim_tasks("drone", "worker-2", 1, 0, visibility_ms).empty());
-  f.pass_time(400);  // the worker went silent
-  auto second = f.store().claim_tasks("drone", "worker-2", 1, 0, visibility_ms);
+  BOOST_TEST((f.store().renew_task(first[0], lease_ms) == engine::LeaseState::held));  // a heartbeat
+  f.pass_time(400);  // 800 ms since the claim, 400 since the renewal
+  BOOST_TEST(f.store().claim_tasks("drone", "worker-2", 1, 0, lease_ms).empty());
+  f.pass_time(400);  // the worker went silent: its lease ran out
+  BOOST_TEST((f.store().renew_task(first[0], lease_ms) == engine::LeaseState::lost));
+  auto second = f.store().claim_tasks("drone", "worker-2", 1, 0, lease_ms);
   BOOST_REQUIRE_EQUAL(second.size(), 1u);
-  BOOST_TEST(second[0].deliveries >= 2);
-  // The silent worker's late heartbeat does not take the task back from worker-2.
-  f.pass_time(400);
-  f.store().extend_task(first[0]);
-  f.pass_time(300);  // 700 ms since worker-2 claimed it
-  auto third = f.store().claim_tasks("drone", "worker-3", 1, 0, visibility_ms);
-  BOOST_REQUIRE_EQUAL(third.size(), 1u);
-  BOOST_TEST(third[0].activity_id == 1);
+  BOOST_TEST(second[0].deliveries == 2);
+  // The silent worker can neither take it back, nor report, nor drop it.
+  BOOST_TEST((f.store().renew_task(first[0], lease_ms) == engine::LeaseState::lost));
+  BOOST_TEST(!f.store().complete_task(first[0], completed(1, 1, json{{"by", "worker-1"}})));
+  BOOST_TEST(!f.store().drop_task(first[0]));
+  BOOST_TEST(drain_inputs(f.store()).empty());
+  // The current holder reports once; a second report of the same delivery counts for nothing.
+  BOOST_TEST(f.store().complete_task(second[0], completed(1, 1, json{{"by", "worker-2"}})));
+  BOOST_TEST(!f.store().complete_task(second[0], completed(1, 1, json{{"by", "worker-2"}})));
+  const auto inputs = drain_inputs(f.store());
+  BOOST_REQUIRE_EQUAL(inputs.size(), 1u);
+  BOOST_TEST(inputs[0].input.payload == (json{{"by", "worker-2"}}));
+  f.pass_time(700);
+  BOOST_TEST(f.store().claim_tasks("drone", "worker-3", 1, 0, lease_ms).empty());
+}
+
+template <typename F>
+void cancelled_attempts_are_flagged_until_reported(F& f) {
+  FakeStep step("can-1", 0, 1);
+  step.schedule(1, "drone.schedule").schedule(2, "drone.schedule");
+  commit_one(f.store(), step.commit(0));
+  auto held = f.store().claim_tasks("drone", "worker-1", 1, 0, 60'000);
+  BOOST_REQUIRE_EQUAL(held.size(), 1u);
+  BOOST_TEST(!held[0].cancelled);
+  // The engine cancels both attempts: the one in a worker's hands and the one still queued.
+  FakeStep cancel("can-1", 1, 1);
+  for (std::int64_t id : {1, 2}) {
+    Command c;
+    c.type = Command::Type::cancel_activity;
+    c.activity_id = id;
+    c.attempt = 1;
+    cancel.commands.push_back(c);
+  }
+  commit_one(f.store(), cancel.commit(1));
+  BOOST_TEST((f.store().renew_task(held[0], 60'000) == engine::LeaseState::cancelled));
+  auto queued = f.store().claim_tasks("drone", "worker-2", 1, 0, 60'000);
+  BOOST_REQUIRE_EQUAL(queued.size(), 1u);
+  BOOST_TEST(queued[0].cancelled);
+  // Reporting ends the mark with the task: a later attempt of the same activity is not cancelled.
+  engine::Input gone;
+  gone.type = engine::Input::Type::activity_cancelled;
+  gone.activity_id = held[0].activity_id;
+  gone.attempt = 1;
+  BOOST_TEST(f.store().complete_task(held[0], gone));
+  BOOST_TEST(f.store().complete_task(queued[0], gone));
+  FakeStep retry("can-1", 2, 1);
+  retry.schedule(1, "drone.schedule", 2);
+  commit_one(f.store(), retry.commit(2));
+  auto second_attempt = f.store().claim_tasks("drone", "worker-1", 1, 0, 60'000);
+  BOOST_REQUIRE_EQUAL(second_attempt.size(), 1u);
+  BOOST_TEST(!second_attempt[0].cancelled);
+}
+
+template <typename F>
+void delayed_inputs_fire_once_when_due(F& f) {
+  const std::int64_t now = f.now_ms();
+  FakeStep step("del-1", 0, 1);
+  step.schedule(1, "drone.schedule");
+  commit_one(f.store(), step.commit(0));
+  auto tasks = f.store().claim_tasks("drone", "worker-1", 1, 0, 60'000);
+  BOOST_REQUIRE_EQUAL(tasks.size(), 1u);
+  engine::DelayedInput landing{"del-1/ref/1#0", "del-1", engine::Input::signal("delivered", json{{"plan", 1}}, 0),
+                               now + 5'000};
+  // The same delayed input twice (a repeated report after a redelivery) is scheduled once.
+  BOOST_TEST(f.store().complete_task(tasks[0], completed(1, 1, json::object()), {landing, landing}));
+  BOOST_TEST(drain_inputs(f.store()).size() == 1u);  // the outcome only
+  BOOST_REQUIRE(f.store().earliest_timer_due_ms());
+  BOOST_TEST(*f.store().earliest_timer_due_ms() == now + 5'000);
+  BOOST_TEST(f.store().fire_due_timers(now + 4'999, 10) == 0u);
+  BOOST_TEST(f.store().fire_due_timers(now + 5'000, 10) == 1u);
+  BOOST_TEST(f.store().fire_due_timers(now + 9'000, 10) == 0u);
+  const auto fired = drain_inputs(f.store());
+  BOOST_REQUIRE_EQUAL(fired.size(), 1u);
+  BOOST_TEST(fired[0].workflow_id == "del-1");
+  BOOST_TEST((fired[0].input.type == engine::Input::Type::signal));
+  BOOST_TEST(fired[0].input.name == "delivered");
+  BOOST_TEST(fired[0].input.payload == (json{{"plan", 1}}));
+  BOOST_TEST(fired[0].input.time_ms == now + 5'000);
+  BOOST_TEST(!f.store().earliest_timer_due_ms());
+}
+
+template <typename F>
+void poison_work_goes_to_the_dead_letters(F& f) {
+  FakeStep step("dl-1", 0, 1);
+  step.schedule(1, "drone.schedule");
+  commit_one(f.store(), step.commit(0));
+  auto tasks = f.store().claim_tasks("drone", "worker-1", 1, 0, 60'000);
+  BOOST_REQUIRE_EQUAL(tasks.size(), 1u);
+  engine::Input failure;
+  failure.type = engine::Input::Type::activity_failed;
+  failure.activity_id = 1;
+  failure.attempt = 1;
+  failure.error = engine::make_error("https://flightplan.dev/errors/dead-letter", 500, "Dead letter", "too many");
+  BOOST_TEST(f.store().dead_letter_task(tasks[0], "delivered 6 times", failure));
+  BOOST_TEST(!f.store().dead_letter_task(tasks[0], "again", failure));  // fenced like a report
+  auto inputs = drain_inputs(f.store());
+  BOOST_REQUIRE_EQUAL(inputs.size(), 1u);
+  BOOST_TEST((inputs[0].input.type == engine::Input::Type::activity_failed));
+  f.store().enqueue_input("dl-1", engine::Input::signal("bad", json{{"x", 1}}, 7));
+  auto bad = f.store().claim_inputs("orchestrator", 10, 0, 60'000);
+  BOOST_REQUIRE_EQUAL(bad.size(), 1u);
+  BOOST_TEST(bad[0].deliveries == 1);
+  f.store().dead_letter_input(bad[0], "applying it failed 6 times", engine::Input::cancel("poison", 8));
+  inputs = drain_inputs(f.store());
+  BOOST_REQUIRE_EQUAL(inputs.size(), 1u);
+  BOOST_TEST((inputs[0].input.type == engine::Input::Type::cancel));
+  BOOST_TEST(f.store().count_dead_letters() == 2);
+  const auto letters = f.store().list_dead_letters(10);
+  BOOST_REQUIRE_EQUAL(letters.size(), 2u);
+  BOOST_TEST(letters[0].kind == "input");  // newest first
+  BOOST_TEST(letters[0].workflow_id == "dl-1");
+  BOOST_TEST(letters[0].reason == "applying it failed 6 times");
+  BOOST_TEST(letters[0].entry.at("name") == "bad");
+  BOOST_TEST(letters[1].kind == "task");
+  BOOST_TEST(letters[1].reason == "delivered 6 times");
+  BOOST_TEST(letters[1].deliveries == 1);
+  BOOST_TEST(letters[1].entry.at("activity") == "drone.schedule");
+  BOOST_TEST(f.store().list_dead_letters(1).size() == 1u);
+}
+
+template <typename F>
+void released_work_is_handed_out_at_once(F& f) {
+  FakeStep step("rel-1", 0, 1);
+  step.schedule(1, "drone.schedule");
+  commit_one(f.store(), step.commit(0));
+  auto tasks = f.store().claim_tasks("drone", "draining", 1, 0, 60'000);
+  BOOST_REQUIRE_EQUAL(tasks.size(), 1u);
+  f.store().release_task(tasks[0]);
+  auto again = f.store().claim_tasks("drone", "worker-2", 1, 0, 60'000);
+  BOOST_REQUIRE_EQUAL(again.size(), 1u);
+  BOOST_TEST(again[0].deliveries == 2);
+  f.store().enqueue_input("rel-1", engine::Input::signal("go", json(), 1));
+  auto inputs = f.store().claim_inputs("draining", 10, 0, 60'000);
+  BOOST_REQUIRE_EQUAL(inputs.size(), 1u);
+  f.store().release_inputs(inputs);
+  auto redelivered = f.store().claim_inputs("orchestrator-2", 10, 0, 60'000);
+  BOOST_REQUIRE_EQUAL(redelivered.size(), 1u);
+  BOOST_TEST(redelivered[0].deliveries == 2);
+  f.store().ack_inputs(redelivered);
 }
 
 }  // namespace flightplan::contract
@@ -724,6 +874,18 @@ void extended_tasks_are_not_redelivered(F& f) {
   BOOST_FIXTURE_TEST_CASE(definitions_are_stored_once, Fixture) {                                           \
     flightplan::contract::definitions_are_stored_once(*this);                                               \
   }                                                                                                         \
-  BOOST_FIXTURE_TEST_CASE(extended_tasks_are_not_redelivered, Fixture) {                                    \
-    flightplan::contract::extended_tasks_are_not_redelivered(*this);                                        \
+  BOOST_FIXTURE_TEST_CASE(renewed_leases_are_not_redelivered, Fixture) {                                    \
+    flightplan::contract::renewed_leases_are_not_redelivered(*this);                                        \
+  }                                                                                                         \
+  BOOST_FIXTURE_TEST_CASE(cancelled_attempts_are_flagged_until_reported, Fixture) {                         \
+    flightplan::contract::cancelled_attempts_are_flagged_until_reported(*this);                             \
+  }                                                                                                         \
+  BOOST_FIXTURE_TEST_CASE(delayed_inputs_fire_once_when_due, Fixture) {                                     \
+    flightplan::contract::delayed_inputs_fire_once_when_due(*this);                                         \
+  }                                                                                                         \
+  BOOST_FIXTURE_TEST_CASE(poison_work_goes_to_the_dead_letters, Fixture) {                                  \
+    flightplan::contract::poison_work_goes_to_the_dead_letters(*this);                                      \
+  }                                                                                                         \
+  BOOST_FIXTURE_TEST_CASE(released_work_is_handed_out_at_once, Fixture) {                                   \
+    flightplan::contract::released_work_is_handed_out_at_once(*this);                                       \
   }

@@ -204,7 +204,7 @@ std::pair<engine::WorkflowState, std::vector<std::string>> run_slow(bool beat) {
   runtime::WorkerSettings w;
   w.queues = {"test"};
   w.heartbeat_throttle_ms = 300;
-  w.visibility_ms = 1500;  // shorter than the run: only heartbeats keep the task from a second delivery
+  w.lease_ms = 1500;  // shorter than the run: only heartbeats keep the task from a second delivery
   runtime::WorkerPool workers(store, registry, activities::FaultInjector(1), clock, w);
   orchestrator.start_thread();
   supervisor.start_thread();

@@ -380,8 +380,10 @@ std::int64_t RedisStore::input_backlog() {
 
 std::optional<std::int64_t> RedisStore::earliest_timer_due_ms() {
   std::vector<std::vector<std::string>> commands;
-  for (int p = 0; p < settings_.partitions; ++p)
+  for (int p = 0; p < settings_.partitions; ++p) {
     commands.push_back({"ZRANGE", timers_key(p), "0", "0", "WITHSCORES"});
+    commands.push_back({"ZRANGE", delayed_key(p), "0", "0", "WITHSCORES"});
+  }
   auto client = pool_.borrow();
   std::optional<std::int64_t> earliest;
   for (const Reply& reply : store_support::pipeline_checked(*client, commands, "earliest_timer_due_ms")) {

@@ -94,54 +94,127 @@ StartResult Orchestrator::start(const StartRequest& request) {
   return result;
 }
 
-void Orchestrator::process_workflow(const std::string& workflow_id, std::vector<engine::QueuedInput>& inputs) {
-  // Conflicts are rare (two orchestrators got inputs of one workflow at once): retry one by one.
-  for (int round = 0; round < settings_.conflict_retries_max; ++round) {
-    std::optional<engine::StoredWorkflow> stored = store_.load(workflow_id);
-    if (!stored) return;  // unknown or expired workflow: nothing to apply the inputs to
-    const engine::DefinitionPtr definition = definitions_.find(stored->state.name, stored->state.version);
-    engine::WorkflowState state = std::move(stored->state);
-    std::vector<engine::Event> events;
-    std::vector<engine::Command> commands;
-    for (const auto& queued : inputs) {
-      engine::Step step = engine::apply(*definition, state, queued.input, settings_.limits);
-      events.insert(events.end(), std::make_move_iterator(step.events.begin()), std::make_move_iterator(step.events.end()));
-      commands.insert(commands.end(), step.commands.begin(), step.commands.end());
-    }
-    if (events.empty()) return;  // every input was stale
-    const auto outcome = store_.commit({engine::Commit{workflow_id, stored->version, &state, &events, &commands, ""}});
-    if (outcome.at(0) == CommitOutcome::committed) {
-      log_closed(state, commands, settings_.observer);
-      return;
-    }
-    log(LogLevel::debug, "commit conflict, reapplying", {{"workflow_id", workflow_id}, {"round", round}});
+std::optional<engine::Input> dead_letter_replacement(const engine::QueuedInput& queued, const std::string& reason,
+                                                     std::int64_t now_ms) {
+  constexpr std::string_view marker = "dead-letter:";
+  const engine::Input& poison = queued.input;
+  if (poison.id.starts_with(marker)) return std::nullopt;  // a replacement that failed again: stop here
+  engine::Input replacement;
+  replacement.time_ms = now_ms;
+  replacement.id = std::string(marker) + queued.receipt;
+  replacement.error = engine::make_error("https://flightplan.dev/errors/dead-letter", 500, "Input set aside", reason);
+  switch (poison.type) {
+    case engine::Input::Type::activity_started:
+    case engine::Input::Type::activity_completed:
+    case engine::Input::Type::activity_failed:
+    case engine::Input::Type::activity_heartbeat:
+    case engine::Input::Type::activity_cancelled:
+      replacement.type = engine::Input::Type::activity_failed;
+      replacement.activity_id = poison.activity_id;
+      replacement.attempt = poison.attempt;
+      replacement.retryable = true;
+      return replacement;
+    case engine::Input::Type::signal:
+    case engine::Input::Type::fault:
+      return std::nullopt;
+    default:
+      replacement.type = engine::Input::Type::fault;
+      return replacement;
   }
-  throw OperationError(ErrorCategory::conflict, "workflow '" + workflow_id + "' kept changing under the orchestrator");
 }
 
-std::size_t Orchestrator::run_once() {
-  std::vector<engine::QueuedInput> claimed =
-      store_.claim_inputs(settings_.consumer, settings_.batch_max, settings_.block_ms, settings_.visibility_ms);
+void Orchestrator::remember_failure(const std::string& workflow_id, const std::string& error) {
+  constexpr std::size_t remembered_max = 1000;
+  std::lock_guard lock(failures_mutex_);
+  if (last_failure_.size() >= remembered_max && last_failure_.count(workflow_id) == 0) last_failure_.clear();
+  last_failure_[workflow_id] = error;
+}
+
+void Orchestrator::set_aside(const engine::QueuedInput& queued) {
+  std::string reason = std::string(engine::to_string(queued.input.type)) + " input handed out " +
+                       std::to_string(queued.deliveries) + " times without being applied";
+  {
+    std::lock_guard lock(failures_mutex_);
+    if (auto it = last_failure_.find(queued.workflow_id); it != last_failure_.end())
+      reason += " (last error here: " + it->second + ")";
+  }
+  store_.dead_letter_input(queued, reason, dead_letter_replacement(queued, reason, clock_.now_ms()));
+  log(LogLevel::warn, "input dead-lettered", {{"workflow_id", queued.workflow_id}, {"reason", reason}});
+}
+
+std::vector<engine::QueuedInput> Orchestrator::process_one_by_one(const std::string& workflow_id,
+                                                                  const std::vector<engine::QueuedInput>& inputs) {
+  std::vector<engine::QueuedInput> settled;
+  for (const engine::QueuedInput& queued : inputs) {
+    for (int round = 0; round < settings_.conflict_retries_max; ++round) {
+      try {
+        std::optional<engine::StoredWorkflow> stored = store_.load(workflow_id);
+        if (!stored) {  // unknown or expired workflow: nothing to apply the input to
+          settled.push_back(queued);
+          break;
+        }
+        const engine::DefinitionPtr definition = definitions_.find(stored->state.name, stored->state.version);
+        engine::WorkflowState state = std::move(stored->state);
+        const engine::Step step = engine::apply(*definition, state, queued.input, settings_.limits);
+        if (step.events.empty()) {  // stale
+          settled.push_back(queued);
+          break;
+        }
+        const auto outcome = store_.commit(
+            {engine::Commit{workflow_id, stored->version, &state, &step.events, &step.commands, ""}});
+        if (outcome.at(0) == CommitOutcome::committed) {
+          log_closed(state, step.commands, settings_.observer);
+          settled.push_back(queued);
+          break;
+        }
+        log(LogLevel::debug, "commit conflict, reapplying", {{"workflow_id", workflow_id}, {"round", round}});
+      } catch (const OperationError& e) {
+        // The store is out of reach: the whole round fails and everything comes back.
+        if (e.category() == ErrorCategory::unavailable) throw;
+        remember_failure(workflow_id, e.what());
+        log(LogLevel::warn, "input left for redelivery", {{"workflow_id", workflow_id}, {"error", e.what()}});
+        break;
+      } catch (const std::exception& e) {
+        // Contained to this workflow: it comes back, and after deliveries_max goes to the dead letters.
+        remember_failure(workflow_id, e.what());
+        log(LogLevel::warn, "input left for redelivery", {{"workflow_id", workflow_id}, {"error", e.what()}});
+        break;
+      }
+    }
+  }
+  return settled;
+}
+
+std::size_t Orchestrator::run_once(std::int64_t block_ms) {
+  std::vector<engine::QueuedInput> claimed = store_.claim_inputs(
+      settings_.consumer, settings_.batch_max, block_ms < 0 ? settings_.block_ms : block_ms, settings_.visibility_ms);
   if (claimed.empty()) return 0;
   // Group by workflow, keeping each workflow's inputs in arrival order.
   std::vector<Work> work;
   std::map<std::string, std::size_t> index;
+  const std::size_t claimed_count = claimed.size();
   for (auto& queued : claimed) {
     // The queue entry id is stable across redeliveries: it lets the engine drop a signal or a
     // cancellation it already received (an orchestrator died between commit and acknowledgement).
     if (queued.input.id.empty() && (queued.input.type == engine::Input::Type::signal ||
                                     queued.input.type == engine::Input::Type::cancel || queued.input.is_control()))
       queued.input.id = queued.receipt;
+    if (queued.deliveries > settings_.deliveries_max) {
+      set_aside(queued);
+      continue;
+    }
     auto [it, inserted] = index.emplace(queued.workflow_id, work.size());
     if (inserted) work.push_back(Work{queued.workflow_id, {}, {}, {}, {}, 0, false, false});
     work[it->second].inputs.push_back(std::move(queued));
   }
+  if (work.empty()) return claimed_count;
   // First pass: load every workflow at once, compute each one's step, commit them together.
   std::vector<std::string> ids;
   for (const Work& w : work) ids.push_back(w.workflow_id);
   std::vector<std::optional<engine::StoredWorkflow>> loaded = store_.load_many(ids);
   std::vector<engine::Commit> commits;
   std::vector<Work*> committing;
+  std::vector<Work*> one_by_one;
   for (std::size_t k = 0; k < work.size(); ++k) {
     Work& w = work[k];
     try {
@@ -165,30 +238,31 @@ std::size_t Orchestrator::run_once() {
       w.ready = true;
       commits.push_back(engine::Commit{w.workflow_id, w.expected_version, &w.state, &w.events, &w.commands, ""});
       committing.push_back(&w);
-    } catch (const OperationError& e) {
-      log(LogLevel::warn, "cannot process inputs", {{"workflow_id", w.workflow_id}, {"error", e.what()}});
+    } catch (const std::exception& e) {
+      // One of its inputs cannot be applied: find which, one at a time, so the others still count.
+      remember_failure(w.workflow_id, e.what());
+      one_by_one.push_back(&w);
     }
   }
   const std::vector<CommitOutcome> outcomes = commits.empty() ? std::vector<CommitOutcome>{} : store_.commit(commits);
-  std::vector<engine::QueuedInput> done;
   for (std::size_t i = 0; i < committing.size(); ++i) {
     Work& w = *committing[i];
     if (outcomes[i] == CommitOutcome::committed) {
       w.settled = true;
       log_closed(w.state, w.commands, settings_.observer);
-      continue;
-    }
-    try {
-      process_workflow(w.workflow_id, w.inputs);
-      w.settled = true;
-    } catch (const OperationError& e) {
-      log(LogLevel::warn, "inputs left for redelivery", {{"workflow_id", w.workflow_id}, {"error", e.what()}});
+    } else {
+      one_by_one.push_back(&w);  // conflicts are rare: two orchestrators had inputs of one workflow
     }
   }
+  std::vector<engine::QueuedInput> done;
   for (Work& w : work)
     if (w.settled) done.insert(done.end(), w.inputs.begin(), w.inputs.end());
+  for (Work* w : one_by_one) {
+    std::vector<engine::QueuedInput> settled = process_one_by_one(w->workflow_id, w->inputs);
+    done.insert(done.end(), std::make_move_iterator(settled.begin()), std::make_move_iterator(settled.end()));
+  }
   store_.ack_inputs(done);
-  return claimed.size();
+  return claimed_count;
 }
 
 void Orchestrator::start_thread() {

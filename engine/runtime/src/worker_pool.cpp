@@ -8,30 +8,63 @@
 namespace flightplan::runtime {
 
 using engine::Input;
+using engine::LeaseState;
 using nlohmann::json;
 
 namespace {
 
-// Injected latency is real time here; keep one task from holding a worker thread for long.
-constexpr std::int64_t injected_latency_ms_max = 10'000;
+constexpr std::string_view dead_letter_type = "https://flightplan.dev/errors/dead-letter";
 
 // The task this thread is running, for heartbeats: activities call the host without naming their
 // task, and each worker thread runs one task at a time.
 struct RunningTask {
-  const engine::ActivityTask* task = nullptr;
+  const TaskRun* run = nullptr;
   std::int64_t last_heartbeat_ms = 0;
   bool heartbeat_sent = false;
 };
 thread_local RunningTask running_task;
 
-// Clears the thread's running task however handle() leaves.
+// Clears the thread's running task however finish() leaves.
 class RunningTaskScope {
  public:
-  explicit RunningTaskScope(const engine::ActivityTask& task) { running_task = RunningTask{&task, 0, false}; }
+  explicit RunningTaskScope(const TaskRun& run) { running_task = RunningTask{&run, 0, false}; }
   ~RunningTaskScope() { running_task = RunningTask{}; }
   RunningTaskScope(const RunningTaskScope&) = delete;
   RunningTaskScope& operator=(const RunningTaskScope&) = delete;
 };
+
+activities::ActivityRequest request_of(const engine::ActivityTask& task, std::int64_t now_ms) {
+  return activities::ActivityRequest{task.workflow_id, task.activity, task.idempotency_key, task.attempt,
+                                     task.arguments, now_ms};
+}
+
+// The delayed inputs an activity's result schedules: each signal, with its stable id so that a repeat
+// (a redelivered task answered from the service's records) schedules it once and the engine drops a
+// second delivery.
+std::vector<engine::DelayedInput> delayed_inputs(const activities::ActivityResult& result) {
+  std::vector<engine::DelayedInput> later;
+  for (const activities::DelayedSignal& signal : result.signals) {
+    Input input = Input::signal(signal.name, signal.payload, signal.due_ms);
+    input.id = signal.id;
+    later.push_back(engine::DelayedInput{signal.id.empty() ? signal.workflow_id + "#" + std::to_string(signal.due_ms)
+                                                           : signal.id,
+                                         signal.workflow_id, std::move(input), signal.due_ms});
+  }
+  return later;
+}
+
+}  // namespace
+
+std::string_view to_string(TaskOutcome outcome) {
+  switch (outcome) {
+    case TaskOutcome::completed: return "completed";
+    case TaskOutcome::failed: return "failed";
+    case TaskOutcome::lost: return "lost";
+    case TaskOutcome::skipped: return "skipped";
+    case TaskOutcome::fenced: return "fenced";
+  }
+  return "unknown";
+}
 
 Input outcome_of(const engine::ActivityTask& task, const activities::ActivityResult& result, std::int64_t now_ms) {
   Input outcome;
@@ -50,126 +83,182 @@ Input outcome_of(const engine::ActivityTask& task, const activities::ActivityRes
   return outcome;
 }
 
-}  // namespace
-
 WorkerPool::WorkerPool(engine::WorkflowStore& store, activities::ActivityRegistry& registry,
                        activities::FaultInjector faults, Clock& clock, WorkerSettings settings)
     : store_(store), registry_(registry), faults_(std::move(faults)), clock_(clock), settings_(std::move(settings)) {}
 
 WorkerPool::~WorkerPool() { stop(); }
 
-void WorkerPool::send_signal(const std::string& workflow_id, const std::string& signal, json payload,
-                             std::int64_t delay_ms) {
-  const std::int64_t due_ms = clock_.now_ms() + std::max<std::int64_t>(delay_ms, 0);
-  {
-    std::lock_guard lock(signals_mutex_);
-    delayed_signals_.emplace(due_ms, std::make_pair(workflow_id, Input::signal(signal, std::move(payload), due_ms)));
+std::vector<TaskRun> WorkerPool::claim(const std::string& queue, const std::string& consumer, std::int64_t block_ms) {
+  std::vector<TaskRun> runs;
+  for (engine::ActivityTask& task :
+       store_.claim_tasks(queue, consumer, settings_.batch_max, block_ms, settings_.lease_ms)) {
+    if (task.deliveries > settings_.deliveries_max) {
+      // Poison: every worker that took it went silent (crashed or hung) before reporting. Fail the
+      // attempt with the reason; the activity's retry policy and the saga take it from there.
+      const std::string reason = task.activity + " was handed out " + std::to_string(task.deliveries) +
+                                 " times without a report (the limit is " +
+                                 std::to_string(settings_.deliveries_max) + ")";
+      Input failure;
+      failure.type = Input::Type::activity_failed;
+      failure.activity_id = task.activity_id;
+      failure.attempt = task.attempt;
+      failure.time_ms = clock_.now_ms();
+      failure.error = engine::make_error(dead_letter_type, 500, "Task set aside", reason);
+      failure.retryable = true;
+      if (store_.dead_letter_task(task, reason, failure))
+        log(LogLevel::warn, "task dead-lettered",
+            {{"workflow_id", task.workflow_id}, {"activity", task.activity}, {"deliveries", task.deliveries}});
+      continue;
+    }
+    runs.push_back(TaskRun{std::move(task), {}, 0});
   }
-  signals_changed_.notify_all();
+  return runs;
 }
 
-std::size_t WorkerPool::deliver_due_signals() {
-  std::vector<std::pair<std::string, Input>> due;
+bool WorkerPool::begin(TaskRun& run) {
+  const LeaseState lease = renew(run);
+  if (lease == LeaseState::lost) return false;
+  if (lease == LeaseState::cancelled) run.task.cancelled = true;
+  run.fault = faults_.decide(run.task.activity, run.task.idempotency_key, run.task.attempt);
+  run.act_at_ms = clock_.now_ms() + run.fault.latency_ms;
+  if (run.task.cancelled) return true;  // never started: finish() fences it
+  Input started;
+  started.type = Input::Type::activity_started;
+  started.activity_id = run.task.activity_id;
+  started.attempt = run.task.attempt;
+  started.name = settings_.consumer;
+  started.time_ms = clock_.now_ms();
+  store_.enqueue_input(run.task.workflow_id, started);
+  return true;
+}
+
+LeaseState WorkerPool::renew(const TaskRun& run) { return store_.renew_task(run.task, settings_.lease_ms); }
+
+void WorkerPool::release(const TaskRun& run) { store_.release_task(run.task); }
+
+bool WorkerPool::report(const TaskRun& run, const activities::ActivityResult& result) {
+  return store_.complete_task(run.task, outcome_of(run.task, result, clock_.now_ms()), delayed_inputs(result));
+}
+
+// A cancelled attempt: make sure it never acts, and tell the engine whether it already had.
+TaskOutcome WorkerPool::fence(const TaskRun& run) {
+  activities::Activity* activity = registry_.find(run.task.activity);
+  const std::optional<activities::ActivityResult> recorded =
+      activity == nullptr ? std::nullopt : activity->cancel(request_of(run.task, clock_.now_ms()));
+  if (recorded) {
+    report(run, *recorded);  // a late result: the engine undoes it
+    return TaskOutcome::fenced;
+  }
+  Input cancelled;
+  cancelled.type = Input::Type::activity_cancelled;
+  cancelled.activity_id = run.task.activity_id;
+  cancelled.attempt = run.task.attempt;
+  cancelled.time_ms = clock_.now_ms();
+  store_.complete_task(run.task, cancelled);
+  return TaskOutcome::fenced;
+}
+
+TaskOutcome WorkerPool::finish(TaskRun& run) {
+  // Before acting: is the task still ours, and still wanted?
+  const LeaseState before = renew(run);
+  if (before == LeaseState::lost) return TaskOutcome::skipped;
+  if (before == LeaseState::cancelled || run.task.cancelled) return fence(run);
+  if (run.fault.fail) {
+    // An injected failure happens before the activity runs: like a request lost on the way.
+    const activities::ActivityResult failed = activities::ActivityResult::fail(
+        "https://flightplan.dev/errors/injected-fault", 503, "Injected failure",
+        "fault injection failed " + run.task.activity);
+    return report(run, failed) ? TaskOutcome::failed : TaskOutcome::skipped;
+  }
+  activities::ActivityResult result;
   {
-    std::lock_guard lock(signals_mutex_);
-    const std::int64_t now_ms = clock_.now_ms();
-    while (!delayed_signals_.empty() && delayed_signals_.begin()->first <= now_ms) {
-      due.push_back(std::move(delayed_signals_.begin()->second));
-      delayed_signals_.erase(delayed_signals_.begin());
-    }
-  }
-  for (std::size_t i = 0; i < due.size(); ++i) {
+    const RunningTaskScope scope(run);
+    activities::Activity* activity = registry_.find(run.task.activity);
     try {
-      due[i].second.time_ms = clock_.now_ms();
-      store_.enqueue_input(due[i].first, due[i].second);
-    } catch (...) {
-      // The store is unreachable: keep this signal and the rest for the next round. Losing them
-      // would leave their workflows waiting until a deadline.
-      std::lock_guard lock(signals_mutex_);
-      for (std::size_t j = i; j < due.size(); ++j)
-        delayed_signals_.emplace(due[j].second.time_ms, std::move(due[j]));
-      throw;
+      result = activity == nullptr
+                   ? activities::ActivityResult::fail("https://flightplan.dev/errors/not-found", 404,
+                                                      "Unknown activity",
+                                                      "this worker does not serve " + run.task.activity, false)
+                   : activity->execute(request_of(run.task, clock_.now_ms()), *this);
+    } catch (const std::exception& e) {
+      // An activity that throws fails its attempt (retryable); it never takes the worker down.
+      result = activities::ActivityResult::fail("https://flightplan.dev/errors/internal", 500, "Activity failed",
+                                                run.task.activity + ": " + e.what());
     }
   }
-  return due.size();
+  // An injected hang: the work happened, the reply is lost. The engine's deadlines take over.
+  if (run.fault.hang) return store_.drop_task(run.task) ? TaskOutcome::lost : TaskOutcome::skipped;
+  // The report is fenced: if another worker took the task over meanwhile, it reports (the same
+  // recorded result: the services are idempotent) and this one does not.
+  if (!report(run, result)) return TaskOutcome::skipped;
+  return result.ok ? TaskOutcome::completed : TaskOutcome::failed;
+}
+
+void WorkerPool::observe(const TaskRun& run, TaskOutcome outcome, double seconds) {
+  if (settings_.observer != nullptr) settings_.observer->activity_observed(run.task.activity, to_string(outcome), seconds);
 }
 
 void WorkerPool::heartbeat(const json& details) {
   RunningTask& running = running_task;
-  if (running.task == nullptr) return;
+  if (running.run == nullptr) return;
+  const engine::ActivityTask& task = running.run->task;
   const std::int64_t now_ms = clock_.now_ms();
   if (running.heartbeat_sent && now_ms - running.last_heartbeat_ms < settings_.heartbeat_throttle_ms) return;
   Input beat;
   beat.type = Input::Type::activity_heartbeat;
-  beat.activity_id = running.task->activity_id;
-  beat.attempt = running.task->attempt;
+  beat.activity_id = task.activity_id;
+  beat.attempt = task.attempt;
   beat.payload = details;
   beat.time_ms = now_ms;
   try {
-    store_.enqueue_input(running.task->workflow_id, beat);
-    store_.extend_task(*running.task);
+    const LeaseState lease = store_.renew_task(task, settings_.lease_ms);
+    if (lease == LeaseState::held) store_.enqueue_input(task.workflow_id, beat);
     running.last_heartbeat_ms = now_ms;
     running.heartbeat_sent = true;
   } catch (const std::exception& e) {
     log(LogLevel::warn, "heartbeat not sent",
-        {{"workflow_id", running.task->workflow_id}, {"activity", running.task->activity}, {"error", e.what()}});
+        {{"workflow_id", task.workflow_id}, {"activity", task.activity}, {"error", e.what()}});
   }
-}
-
-std::string_view WorkerPool::handle(const engine::ActivityTask& task) {
-  const RunningTaskScope scope(task);
-  Input started;
-  started.type = Input::Type::activity_started;
-  started.activity_id = task.activity_id;
-  started.attempt = task.attempt;
-  started.name = settings_.consumer;
-  started.time_ms = clock_.now_ms();
-  store_.enqueue_input(task.workflow_id, started);
-  const activities::FaultDecision fault = faults_.decide(task.activity, task.idempotency_key, task.attempt);
-  if (fault.latency_ms > 0)
-    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(fault.latency_ms, injected_latency_ms_max)));
-  if (fault.fail) {
-    Input failed;
-    failed.type = Input::Type::activity_failed;
-    failed.activity_id = task.activity_id;
-    failed.attempt = task.attempt;
-    failed.time_ms = clock_.now_ms();
-    failed.error = engine::make_error("https://flightplan.dev/errors/injected-fault", 503, "Injected failure",
-                                      "fault injection failed " + task.activity);
-    store_.complete_task(task, failed);
-    return "failed";
-  }
-  activities::Activity* activity = registry_.find(task.activity);
-  activities::ActivityResult result =
-      activity == nullptr
-          ? activities::ActivityResult::fail("https://flightplan.dev/errors/not-found", 404, "Unknown activity",
-                                             "this worker does not serve " + task.activity, false)
-          : activity->execute(activities::ActivityRequest{task.workflow_id, task.activity, task.idempotency_key,
-                                                          task.attempt, task.arguments, clock_.now_ms()},
-                              *this);
-  for (activities::DelayedSignal& signal : result.signals)  // each id once: a repeated key returns them again
-    if (delivered_signals_.first_delivery(signal))
-      send_signal(signal.workflow_id, signal.name, std::move(signal.payload), signal.due_ms - clock_.now_ms());
-  // An injected hang: the work happened, the reply is lost. The engine's deadlines take over.
-  if (fault.hang) {
-    store_.drop_task(task);
-    return "lost";
-  }
-  store_.complete_task(task, outcome_of(task, result, clock_.now_ms()));
-  return result.ok ? "completed" : "failed";
 }
 
 std::size_t WorkerPool::run_once(const std::string& queue, const std::string& consumer) {
-  const auto tasks = store_.claim_tasks(queue, consumer, settings_.batch_max, settings_.block_ms, settings_.visibility_ms);
-  for (const auto& task : tasks) {
-    const auto began = std::chrono::steady_clock::now();
-    const std::string_view outcome = handle(task);
-    if (settings_.observer != nullptr) {
-      const std::chrono::duration<double> took = std::chrono::steady_clock::now() - began;
-      settings_.observer->activity_observed(task.activity, outcome, took.count());
+  std::vector<TaskRun> runs = claim(queue, consumer, settings_.block_ms);
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    TaskRun& run = runs[i];
+    if (!running_ && !threads_.empty()) {
+      // Draining: the rest of the batch goes back at once, for another worker.
+      for (std::size_t j = i; j < runs.size(); ++j) release(runs[j]);
+      break;
     }
+    const auto began = std::chrono::steady_clock::now();
+    if (!begin(run)) {
+      observe(run, TaskOutcome::skipped, 0.0);
+      continue;
+    }
+    // The injected latency, in real time, in slices that keep the lease alive and notice a drain.
+    const std::int64_t latency_ms = std::min(run.fault.latency_ms, settings_.injected_latency_ms_max);
+    const auto act_at = began + std::chrono::milliseconds(latency_ms);
+    const auto slice = std::chrono::milliseconds(std::max<std::int64_t>(1, std::min<std::int64_t>(50, settings_.lease_ms / 3)));
+    bool handed_back = false;
+    for (auto renewed = began; std::chrono::steady_clock::now() < act_at;) {
+      if (!running_ && !threads_.empty()) {
+        release(run);
+        handed_back = true;
+        break;
+      }
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(slice, act_at - std::chrono::steady_clock::now()));
+      if (std::chrono::steady_clock::now() - renewed >= std::chrono::milliseconds(settings_.lease_ms / 3)) {
+        renew(run);
+        renewed = std::chrono::steady_clock::now();
+      }
+    }
+    if (handed_back) continue;
+    const TaskOutcome outcome = finish(run);
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - began;
+    observe(run, outcome, took.count());
   }
-  return tasks.size();
+  return runs.size();
 }
 
 void WorkerPool::start_threads() {
@@ -184,6 +273,8 @@ void WorkerPool::start_threads() {
             run_once(queue, consumer);
             backoff_ms = 10;
           } catch (const std::exception& e) {
+            // Usually the store is unreachable: wait and try again; unreported tasks come back
+            // after their lease, so nothing is lost.
             log(LogLevel::warn, "worker round failed", {{"queue", queue}, {"error", e.what()}});
             std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
             backoff_ms = std::min<std::int64_t>(backoff_ms * 2, 2000);
@@ -192,22 +283,10 @@ void WorkerPool::start_threads() {
       });
     }
   }
-  threads_.emplace_back([this] {
-    while (running_) {
-      try {
-        deliver_due_signals();
-      } catch (const std::exception& e) {
-        log(LogLevel::warn, "signal delivery failed", {{"error", e.what()}});
-      }
-      std::unique_lock lock(signals_mutex_);
-      signals_changed_.wait_for(lock, std::chrono::milliseconds(20));
-    }
-  });
 }
 
 void WorkerPool::stop() {
   running_ = false;
-  signals_changed_.notify_all();
   for (auto& thread : threads_)
     if (thread.joinable()) thread.join();
   threads_.clear();

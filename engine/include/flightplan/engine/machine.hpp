@@ -30,6 +30,11 @@ struct Input {
     pause,      // holds every later non-control input (recorded, not applied) until resume
     resume,     // applies the held inputs in arrival order
     retry,      // re-opens a faulted or compensation_failed workflow at the task that failed
+    // A worker fenced a cancelled attempt before it acted: it never will (activities::Activity::cancel).
+    activity_cancelled,
+    // Fails the workflow with `error`: what replaces an input that could not be applied and went to
+    // the dead letters (the runtime's poison handling).
+    fault,
   };
   Type type = Type::start;
   std::int64_t time_ms = 0;
@@ -37,7 +42,7 @@ struct Input {
   nlohmann::json payload;    // start: workflow input; completed: result; signal: payload; heartbeat: details
   std::int64_t activity_id = 0;
   int attempt = 0;
-  WorkflowError error;       // activity_failed
+  WorkflowError error;       // activity_failed, fault
   bool retryable = true;     // activity_failed
   std::int64_t timer_id = 0;
   std::string name;          // signal name; cancel and controls: reason; activity_started: worker identity
@@ -61,6 +66,9 @@ struct Input {
   nlohmann::json to_json() const;
   static Input from_json(const nlohmann::json& value);
 };
+
+// "activity_completed", "signal", ...: the type's name in an input's JSON.
+std::string_view to_string(Input::Type type);
 
 // One history event. `seq` starts at 1 and has no gaps.
 struct Event {
@@ -105,6 +113,10 @@ struct EngineLimits {
   // timer firings and cancellations are always held, since dropping them would lose work.
   std::size_t held_inputs_max = 10'000;
   std::int64_t default_start_to_close_ms = 10 * 60 * 1000;  // when an activity call sets no deadline
+  // Cancelled attempts of compensable tasks a workflow tracks at most (beyond, their late results
+  // are not undone), and how long a closing workflow waits for them to report.
+  std::size_t abandoned_attempts_max = 100;
+  std::int64_t abandoned_wait_ms = 60'000;
 };
 
 // Applies one input. `state` is updated in place; on an exception (an engine bug: invariant broken)

@@ -43,6 +43,7 @@ enum class TimerKind {
   start_to_close,
   heartbeat,
   schedule_to_close,
+  abandoned_wait,     // how long a closing workflow waits for its cancelled attempts to report
 };
 
 std::string_view to_string(TimerKind kind);
@@ -119,13 +120,33 @@ struct CompensationRecord {
   nlohmann::json output;
 };
 
+// An attempt the engine cancelled while it may still act (its worker was running it, or it timed out
+// and no retry follows), of a task that declares `compensate`: if it turns out to have acted, what it
+// did is undone before the workflow closes. Kept until its worker reports (or the wait runs out).
+struct AbandonedAttempt {
+  std::int64_t activity_id = 0;
+  int attempt = 0;
+  int task_id = -1;
+  std::string reference;
+  nlohmann::json input;  // the task's input and its scope's variables, for its `output.as`
+  nlohmann::json vars = nlohmann::json::object();
+};
+
 struct CompensationState {
-  std::string cause;  // "faulted", "timed_out", "cancelled"
+  std::string cause;  // "faulted", "timed_out", "cancelled", or "closing" (undoing late results only)
   std::vector<CompensationRecord> remaining;  // newest first
   std::string current_reference;
   CompensationRecord current;  // the compensation running now (task_id -1 when none)
   nlohmann::json failures = nlohmann::json::array();
   std::vector<CompensationRecord> failed;  // the records behind `failures`, same order: what a retry re-runs
+  // Waiting for abandoned attempts to report before the first compensation: a late result is the
+  // newest effect of all, so it is undone first.
+  bool waiting = false;
+  int ran = 0;  // compensations started; none (nothing to undo after all) ends with the cause's own status
+  // How the workflow ends once the compensations succeeded, when not "compensated": the final
+  // event a completed workflow had ready ({"status", "event", "data"}); null otherwise.
+  nlohmann::json then;
+  std::vector<Node> fault_path;  // for a faulted end with nothing compensated: what a retry re-opens
 };
 
 struct WorkflowState {
@@ -150,6 +171,9 @@ struct WorkflowState {
   std::map<std::int64_t, Timer> timers;
   std::vector<CompensationRecord> compensable;  // completion order
   std::optional<CompensationState> compensation;
+  std::map<std::int64_t, AbandonedAttempt> abandoned;  // by activity id
+  std::vector<CompensationRecord> late_results;        // acts of abandoned attempts, arrival order
+  std::int64_t abandoned_timer = 0;                    // the abandoned_wait timer, 0 when none
   std::vector<nlohmann::json> signals;  // received, not yet consumed (bounded)
   std::vector<std::string> recent_input_ids;  // ids of the last signals/cancels/controls (bounded)
   bool paused = false;                        // an operator paused it: inputs are held, not applied

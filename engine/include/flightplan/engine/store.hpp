@@ -40,7 +40,11 @@ enum class CommitOutcome {
   conflict,  // the stored version differs (or, creating, the workflow exists): nothing was written
 };
 
-// An activity task as a worker receives it.
+// An activity task as a worker receives it. A claimed task is held under a LEASE: the claiming
+// consumer owns this delivery until it reports, until its lease runs out (lease_ms without a
+// renewal), or until another consumer takes it over. `consumer` and `deliveries` identify the
+// delivery and fence every later call: a holder whose lease moved on can no longer renew, report or
+// drop the task.
 struct ActivityTask {
   std::string workflow_id;
   std::int64_t activity_id = 0;
@@ -49,7 +53,14 @@ struct ActivityTask {
   std::string idempotency_key;
   nlohmann::json arguments;
   std::string receipt;   // store-specific handle that acknowledges this delivery
-  int deliveries = 1;    // > 1: a redelivery after a worker went silent
+  int deliveries = 1;    // how many times the task was handed out, this time included
+  std::string consumer;  // who holds this delivery
+  // The engine cancelled this attempt before this delivery: the worker must not act, only fence
+  // the attempt (activities::Activity::cancel) and report what that found.
+  bool cancelled = false;
+  // The engine gave up on this attempt but retries the activity with the same idempotency key: the
+  // worker must not act and reports nothing (the retry does the work, or finds it done).
+  bool superseded = false;
 };
 
 // An input waiting for an orchestrator.
@@ -57,6 +68,39 @@ struct QueuedInput {
   std::string workflow_id;
   Input input;
   std::string receipt;
+  int deliveries = 1;  // how many times the input was handed out, this time included
+};
+
+// An input to enqueue later, committed with an activity's outcome: the drone's `delivered` signal
+// at landing time. `id` is unique and stable (the activity's idempotency key and an index), so
+// committing the same one twice schedules it once.
+struct DelayedInput {
+  std::string id;
+  std::string workflow_id;
+  Input input;
+  std::int64_t due_ms = 0;
+};
+
+// Where a claimed task stands when its holder asks.
+enum class LeaseState {
+  held,       // still this delivery's: the lease was renewed
+  lost,       // expired, taken over or finished by another delivery: do not act, do not report
+  cancelled,   // still held, but the engine cancelled the attempt: stop, fence, report
+  superseded,  // still held, but the engine retries the activity in a new attempt: stop, drop the task
+};
+
+// Work that failed too often to be delivered again, kept for operators with the reason.
+struct DeadLetter {
+  std::string id;           // store-specific, unique; newest sort last
+  std::string kind;         // "task" or "input"
+  std::string workflow_id;
+  std::string reason;
+  int deliveries = 0;
+  std::int64_t time_ms = 0;
+  nlohmann::json entry;     // the task or input as it was queued
+
+  nlohmann::json to_json() const;
+  static DeadLetter from_json(const nlohmann::json& value);
 };
 
 // Visibility: what lists, counts and dashboards read without loading whole states. A store keeps
@@ -149,26 +193,47 @@ class WorkflowStore {
   // Inputs for orchestrators (signals, cancellations, activity outcomes, fired timers).
   virtual void enqueue_input(const std::string& workflow_id, const Input& input) = 0;
   // Hands out up to `limit` inputs to `consumer`, waiting up to `block_ms` when there are none.
-  // Inputs a consumer claimed but did not acknowledge within `visibility_ms` go to another one.
+  // Inputs a consumer claimed but did not acknowledge within `visibility_ms` go to another one;
+  // `deliveries` counts the hand-outs, so an orchestrator can set aside an input that keeps failing.
   virtual std::vector<QueuedInput> claim_inputs(const std::string& consumer, std::size_t limit,
                                                 std::int64_t block_ms, std::int64_t visibility_ms) = 0;
   virtual void ack_inputs(const std::vector<QueuedInput>& inputs) = 0;
 
-  // Activity tasks, per queue. Same claiming rules as inputs.
+  // Gives claimed inputs back at once (a draining orchestrator): the next claim may take them.
+  virtual void release_inputs(const std::vector<QueuedInput>& inputs) = 0;
+  // Moves an input that keeps failing to the dead letters, with `reason`, and enqueues
+  // `replacement` (if any) in the same atomic step.
+  virtual void dead_letter_input(const QueuedInput& input, const std::string& reason,
+                                 const std::optional<Input>& replacement) = 0;
+
+  // Activity tasks, per queue. Same claiming rules as inputs; `lease_ms` is the claimed tasks'
+  // lease. A task whose attempt the engine cancelled (a cancel_activity command) is still handed
+  // out, flagged `cancelled`, so that a worker fences and reports it.
   virtual std::vector<ActivityTask> claim_tasks(const std::string& queue, const std::string& consumer,
                                                 std::size_t limit, std::int64_t block_ms,
-                                                std::int64_t visibility_ms) = 0;
-  // Acknowledges the task and enqueues its outcome (completed / failed) as an input, atomically.
-  virtual void complete_task(const ActivityTask& task, const Input& outcome) = 0;
-  // Acknowledges the task without an outcome: its reply is lost on purpose (fault injection) or
-  // nobody needs it (the workflow is gone). The engine's deadlines take it from there.
-  virtual void drop_task(const ActivityTask& task) = 0;
-  // Tells the store the task's worker is still at it (an activity heartbeat): its visibility window
-  // starts again, so a long activity is not redelivered to a second worker while it runs.
-  virtual void extend_task(const ActivityTask& task) { (void)task; }
+                                                std::int64_t lease_ms) = 0;
+  // If `task`'s delivery still holds its lease (and the lease has not run out), renews it for
+  // another `lease_ms` and says whether the attempt was cancelled meanwhile; otherwise `lost`.
+  virtual LeaseState renew_task(const ActivityTask& task, std::int64_t lease_ms) = 0;
+  // If `task`'s delivery is still the current one: acknowledges it, enqueues its outcome
+  // (completed / failed / cancelled) as an input and schedules `later`, atomically; returns true.
+  // Otherwise (another delivery took over or already reported) does nothing and returns false.
+  virtual bool complete_task(const ActivityTask& task, const Input& outcome,
+                             const std::vector<DelayedInput>& later = {}) = 0;
+  // As complete_task, without an outcome: the reply is lost on purpose (fault injection). The
+  // engine's deadlines take it from there.
+  virtual bool drop_task(const ActivityTask& task) = 0;
+  // Gives a claimed task back at once (a draining worker that will not run it).
+  virtual void release_task(const ActivityTask& task) = 0;
+  // If `task`'s delivery is still the current one: acknowledges it, keeps it among the dead letters
+  // with `reason`, and enqueues `failure` for its workflow, atomically; returns true.
+  virtual bool dead_letter_task(const ActivityTask& task, const std::string& reason, const Input& failure) = 0;
+  // The newest dead letters first, at most `limit`; and how many are kept.
+  virtual std::vector<DeadLetter> list_dead_letters(std::size_t limit) = 0;
+  virtual std::int64_t count_dead_letters() = 0;
 
-  // Turns timers due at `now_ms` into timer_fired inputs, atomically, so that each timer fires once
-  // however many supervisors call this. Returns how many fired.
+  // Turns timers due at `now_ms` into timer_fired inputs, and delayed inputs due then into inputs,
+  // atomically, so that each fires once however many supervisors call this. Returns how many.
   virtual std::size_t fire_due_timers(std::int64_t now_ms, std::size_t limit) = 0;
 
   // --- Visibility (lists and counts for the API and dashboard) ---

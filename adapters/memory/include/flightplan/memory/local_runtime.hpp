@@ -1,25 +1,28 @@
 #pragma once
-// An in-process runtime: memory store, timers, activity execution and a clock, wired to the engine.
-// It is a discrete-event simulation: everything that will happen (a timer, an activity's reply, a
-// signal an activity sends later) sits on one agenda ordered by (due time, sequence); run() takes
-// the earliest item, moves the clock to its time and applies it. With the manual clock this is
-// virtual time — a one-hour `wait` costs nothing — and, given a fault-injection seed, a run is
-// exactly reproducible.
+// The production runtime (engine/runtime: Orchestrator, WorkerPool, Supervisor) wired to the memory
+// store and driven step by step on one thread: `flightplan run`, the workflow tests and the
+// benchmarks use it. Nothing here decides anything about a workflow; it only says who runs next:
+// the orchestrator until no input waits, then the workers, then the supervisor, and when nothing can
+// move at the current time, the clock jumps to the next due time (a timer, a delayed signal, an
+// activity's injected latency). With a manual clock this is virtual time — a one-hour `wait` costs
+// nothing — and, given a fault-injection seed, a run is exactly reproducible.
 #include "flightplan/activities/activity.hpp"
-#include "flightplan/activities/delivered_signals.hpp"
 #include "flightplan/activities/fault_injection.hpp"
 #include "flightplan/engine/definition.hpp"
 #include "flightplan/engine/machine.hpp"
 #include "flightplan/engine/replay.hpp"
 #include "flightplan/engine/state.hpp"
+#include "flightplan/memory/memory_store.hpp"
 #include "flightplan/runtime/clock.hpp"
+#include "flightplan/runtime/definitions.hpp"
+#include "flightplan/runtime/orchestrator.hpp"
+#include "flightplan/runtime/supervisor.hpp"
+#include "flightplan/runtime/worker_pool.hpp"
 
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <set>
 #include <string>
-#include <tuple>
 #include <vector>
 
 namespace flightplan::memory {
@@ -27,11 +30,11 @@ namespace flightplan::memory {
 using runtime::Clock;
 
 struct RuntimeLimits {
-  std::int64_t steps_max = 1'000'000;                      // agenda items processed by one run()
+  std::int64_t steps_max = 1'000'000;                           // scheduling rounds of one run()
   std::int64_t virtual_span_ms_max = 366LL * 24 * 3600 * 1000;  // run() stops past this much time
 };
 
-// One workflow as the memory store keeps it.
+// One workflow as the store keeps it.
 struct WorkflowRecord {
   engine::DefinitionPtr definition;
   engine::WorkflowState state;
@@ -39,61 +42,53 @@ struct WorkflowRecord {
   engine::History history() const;
 };
 
-class LocalRuntime final : public activities::ActivityHost {
+class LocalRuntime {
  public:
+  // `registry` (with its services' state) and `clock` must outlive the runtime.
   LocalRuntime(activities::ActivityRegistry& registry, activities::FaultInjector faults, Clock& clock,
                RuntimeLimits limits = {});
+  ~LocalRuntime();
 
-  // Starts a workflow. Throws OperationError(conflict) if the id exists.
+  // Starts a workflow and takes it as far as it goes at the current time. Throws
+  // OperationError(conflict) if the id exists with another definition or input.
   void start(engine::DefinitionPtr definition, const std::string& workflow_id, nlohmann::json input);
+  // Delivers a signal or a cancellation now, as the API would (through the store's input queue).
   void signal(const std::string& workflow_id, const std::string& name, nlohmann::json payload);
   void cancel(const std::string& workflow_id, const std::string& reason);
 
-  // Processes the agenda until it is empty, every workflow is final, or a limit is reached.
-  // Returns false when a limit stopped it.
+  // Runs until every workflow started here is final, or nothing more can happen, or a limit is
+  // reached. Returns false when a limit stopped it.
   bool run();
-  // Processes agenda items due up to now + delta_ms (manual clock: moves time forward exactly).
+  // Runs everything due up to now + delta_ms (manual clock: moves time forward exactly).
   void run_for(std::int64_t delta_ms);
 
+  // The stored workflow (reloaded: valid until the next call that runs anything).
   const WorkflowRecord& workflow(const std::string& workflow_id) const;
-  bool contains(const std::string& workflow_id) const { return workflows_.count(workflow_id) != 0; }
+  bool contains(const std::string& workflow_id) const;
 
-  // Puts a signal an activity's result carries on the agenda, `delay_ms` from now.
-  void send_signal(const std::string& workflow_id, const std::string& signal, nlohmann::json payload,
-                   std::int64_t delay_ms);
+  engine::WorkflowStore& store() { return store_; }
 
  private:
-  struct ActivityRun {
-    std::string workflow_id;
-    engine::Command command;
-    bool hang = false;
-    bool fail = false;
-  };
-  struct AgendaItem {
-    enum class Kind { input, activity } kind = Kind::input;
-    std::string workflow_id;
-    engine::Input input;
-    ActivityRun activity;
-  };
-
-  void apply(const std::string& workflow_id, const engine::Input& input);
-  void execute_commands(const std::string& workflow_id, const std::vector<engine::Command>& commands);
-  void schedule(std::int64_t due_ms, AgendaItem item);
-  void run_activity(const ActivityRun& run);
-  bool step();
+  // Runs everything that can run at the current time; returns whether anything happened.
+  bool settle();
+  // The earliest time something is due: a timer, a delayed input, a task's injected latency.
+  std::optional<std::int64_t> next_due_ms() const;
+  // Moves the clock to `due_ms`, keeping the leases of tasks in progress alive on the way.
+  void advance_to(std::int64_t due_ms);
   bool all_final() const;
 
   activities::ActivityRegistry& registry_;
-  activities::FaultInjector faults_;
   Clock& clock_;
   RuntimeLimits limits_;
-  std::map<std::string, WorkflowRecord> workflows_;
-  std::map<std::pair<std::int64_t, std::int64_t>, AgendaItem> agenda_;  // (due, seq) -> item
-  std::int64_t agenda_seq_ = 0;
-  // (workflow, timer) -> its agenda key, so a cancelled timer leaves the agenda.
-  std::map<std::pair<std::string, std::int64_t>, std::pair<std::int64_t, std::int64_t>> timer_slots_;
-  std::set<std::tuple<std::string, std::int64_t, int>> cancelled_attempts_;
-  activities::DeliveredSignals delivered_signals_;
+  MemoryStore store_;
+  runtime::DefinitionRegistry definitions_;
+  std::unique_ptr<runtime::Orchestrator> orchestrator_;
+  std::unique_ptr<runtime::WorkerPool> workers_;
+  std::unique_ptr<runtime::Supervisor> supervisor_;
+  std::vector<std::string> queues_;
+  std::vector<runtime::TaskRun> in_progress_;  // begun, acting at their act_at_ms
+  std::vector<std::string> started_;           // workflows started here
+  mutable std::map<std::string, WorkflowRecord> records_;
 };
 
 }  // namespace flightplan::memory

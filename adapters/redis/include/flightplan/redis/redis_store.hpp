@@ -44,12 +44,21 @@ class RedisStore final : public engine::WorkflowStore {
   std::vector<engine::QueuedInput> claim_inputs(const std::string& consumer, std::size_t limit,
                                                 std::int64_t block_ms, std::int64_t visibility_ms) override;
   void ack_inputs(const std::vector<engine::QueuedInput>& inputs) override;
+  void release_inputs(const std::vector<engine::QueuedInput>& inputs) override;
+  void dead_letter_input(const engine::QueuedInput& input, const std::string& reason,
+                         const std::optional<engine::Input>& replacement) override;
   std::vector<engine::ActivityTask> claim_tasks(const std::string& queue, const std::string& consumer,
                                                 std::size_t limit, std::int64_t block_ms,
-                                                std::int64_t visibility_ms) override;
-  void complete_task(const engine::ActivityTask& task, const engine::Input& outcome) override;
-  void drop_task(const engine::ActivityTask& task) override;
-  void extend_task(const engine::ActivityTask& task) override;
+                                                std::int64_t lease_ms) override;
+  engine::LeaseState renew_task(const engine::ActivityTask& task, std::int64_t lease_ms) override;
+  bool complete_task(const engine::ActivityTask& task, const engine::Input& outcome,
+                     const std::vector<engine::DelayedInput>& later = {}) override;
+  bool drop_task(const engine::ActivityTask& task) override;
+  void release_task(const engine::ActivityTask& task) override;
+  bool dead_letter_task(const engine::ActivityTask& task, const std::string& reason,
+                        const engine::Input& failure) override;
+  std::vector<engine::DeadLetter> list_dead_letters(std::size_t limit) override;
+  std::int64_t count_dead_letters() override;
   std::size_t fire_due_timers(std::int64_t now_ms, std::size_t limit) override;
 
   // Visibility, operations figures and definitions (see engine/store.hpp).
@@ -64,6 +73,18 @@ class RedisStore final : public engine::WorkflowStore {
 
   // Readiness: true when Redis answers PING within the command timeout.
   bool ping();
+
+  // Whether the server keeps what it acknowledged: AOF on (appendonly yes) and nothing evicted
+  // (maxmemory-policy noeviction). Read from INFO, which managed servers that refuse CONFIG still
+  // answer. `problems` names each unsafe setting and how to fix it; empty when durable. Throws
+  // OperationError(unavailable) when the server cannot be reached.
+  struct Durability {
+    bool aof_enabled = false;
+    std::string maxmemory_policy;
+    std::string appendfsync;  // "always", "everysec", "no", or "" when CONFIG is refused
+    std::vector<std::string> problems;
+  };
+  Durability check_durability();
 
   // The partition of a workflow id (64-bit FNV-1a of the id, modulo partitions).
   int partition_of(const std::string& workflow_id) const;
@@ -81,6 +102,17 @@ class RedisStore final : public engine::WorkflowStore {
   // "sn:<status>:<name>" (docs/redis-keys.md).
   std::string index_key(int partition, const std::string& index) const;
   std::string queues_key(int partition) const;
+  std::string cancelled_key(int partition) const;
+  std::string superseded_key(int partition) const;
+  std::string delayed_key(int partition) const;
+  std::string delayed_inputs_key(int partition) const;
+  std::string dead_key(int partition) const;
+  std::vector<std::string> task_script_args(const engine::ActivityTask& task) const;
+  // Fenced acknowledgement with an outcome (empty: none) and delayed inputs; see complete_task.
+  bool report_task(const engine::ActivityTask& task, const std::string& outcome,
+                   const std::vector<engine::DelayedInput>& later);
+  void dead_letter_raw_input(const engine::QueuedInput& input, const std::string& payload,
+                             const std::string& reason);
   std::string definitions_key(const char* part) const;
   struct ListPlan;
   ListPlan plan_list(const engine::WorkflowQuery& query);

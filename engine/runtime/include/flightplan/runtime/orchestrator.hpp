@@ -3,12 +3,21 @@
 // events and commands in one atomic step per workflow. Stateless: any number of orchestrators may
 // work on one store; optimistic concurrency sorts out races, and inputs a dead orchestrator claimed
 // are redelivered to another after the visibility window.
+//
+// Containment: whatever goes wrong with one workflow (its definition is gone, the engine throws on
+// its state, an expression runs away) stays with that workflow. Its inputs are not acknowledged and
+// come back; an input handed out more than deliveries_max times goes to the dead letters and is
+// replaced by one that fails the workflow's step with the reason (docs/engine.md, "Poison inputs").
+// The rest of the batch commits as usual.
 #include "flightplan/engine/store.hpp"
 #include "flightplan/runtime/clock.hpp"
 #include "flightplan/runtime/definitions.hpp"
 #include "flightplan/runtime/observer.hpp"
 
 #include <atomic>
+#include <map>
+#include <mutex>
+#include <optional>
 #include <cstdint>
 #include <string>
 #include <thread>
@@ -21,6 +30,7 @@ struct OrchestratorSettings {
   std::int64_t block_ms = 50;               // wait for inputs when idle
   std::int64_t visibility_ms = 10'000;      // after this, a claimed but unacknowledged input moves on
   int conflict_retries_max = 5;             // reload-and-reapply rounds before giving the input back
+  int deliveries_max = 5;                   // an input handed out more often goes to the dead letters
   engine::EngineLimits limits;
   RuntimeObserver* observer = nullptr;  // optional: workflows started and finished; must outlive the orchestrator
 };
@@ -50,8 +60,8 @@ class Orchestrator {
   StartResult start(const StartRequest& request);
 
   // Claims one batch of inputs, applies and commits them, acknowledges them. Returns the number
-  // of inputs handled (0 when none were waiting).
-  std::size_t run_once();
+  // of inputs handled (0 when none were waiting). `block_ms` < 0: the settings' block_ms.
+  std::size_t run_once(std::int64_t block_ms = -1);
 
   // Runs run_once() on a thread until stop(). stop() lets the current batch finish: no decision is
   // left half-done (an interrupted batch is simply redelivered).
@@ -59,8 +69,14 @@ class Orchestrator {
   void stop();
 
  private:
-  struct Batch;
-  void process_workflow(const std::string& workflow_id, std::vector<engine::QueuedInput>& inputs);
+  // Applies `inputs` (all of one workflow) one at a time, each committed on its own, reloading on a
+  // conflict. Returns the inputs it settled (applied, stale or set aside); the others failed here
+  // and are left for redelivery.
+  std::vector<engine::QueuedInput> process_one_by_one(const std::string& workflow_id,
+                                                      const std::vector<engine::QueuedInput>& inputs);
+  // Moves an input delivered too often to the dead letters with its replacement.
+  void set_aside(const engine::QueuedInput& queued);
+  void remember_failure(const std::string& workflow_id, const std::string& error);
 
   engine::WorkflowStore& store_;
   const DefinitionRegistry& definitions_;
@@ -68,7 +84,16 @@ class Orchestrator {
   OrchestratorSettings settings_;
   std::atomic<bool> running_{false};
   std::thread thread_;
+  // The last error seen per workflow (bounded), so that a dead letter can say why.
+  std::mutex failures_mutex_;
+  std::map<std::string, std::string> last_failure_;
 };
+
+// What replaces an input set aside as poison: an activity outcome becomes a failure of that attempt
+// (its retry policy decides), a timer, cancellation or control becomes a fault of the workflow; a
+// signal is dropped (kept only among the dead letters), and so is a replacement that failed again.
+std::optional<engine::Input> dead_letter_replacement(const engine::QueuedInput& queued, const std::string& reason,
+                                                     std::int64_t now_ms);
 
 // Throws OperationError(invalid_argument) unless `id` is a valid workflow id: 1 to 200 printable ASCII
 // characters without spaces, '/', '%', '{' or '}' (ids become parts of store keys and URLs).

@@ -1,17 +1,26 @@
 #pragma once
 // Activity workers: run the tasks of their queues and report each outcome to the store.
+//
+// A task runs in three steps, each its own call so that the simulator can interleave them with
+// anything else (and crash the process between any two):
+//   claim()  takes a batch of tasks under a lease; work delivered too often goes to the dead letters;
+//   begin()  checks the lease and reports the attempt started;
+//   finish() checks the lease, acts, checks again and reports the outcome with the delayed inputs
+//            the activity scheduled (the drone's landing signal), in one atomic store call.
+// Between begin() and finish() the task may take time (an injected latency, a long activity); renew()
+// keeps its lease. A worker never acts on a task whose lease it lost, and never acts on an attempt
+// the engine cancelled: it fences it instead (activities::Activity::cancel) and reports what that
+// found — "never acted" (activity_cancelled) or the recorded result (a late result to undo).
+// run_once() and start_threads() drive the same steps on threads, sleeping real time.
 #include "flightplan/activities/activity.hpp"
-#include "flightplan/activities/delivered_signals.hpp"
 #include "flightplan/activities/fault_injection.hpp"
 #include "flightplan/engine/store.hpp"
 #include "flightplan/runtime/clock.hpp"
 #include "flightplan/runtime/observer.hpp"
 
 #include <atomic>
-#include <condition_variable>
-#include <map>
-#include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -23,42 +32,80 @@ struct WorkerSettings {
   std::string consumer = "worker-1";  // unique per process; threads add a suffix
   std::size_t batch_max = 16;
   std::int64_t block_ms = 50;
-  std::int64_t visibility_ms = 30'000;  // a task not finished in this long goes to another worker
+  // A claimed task's lease: renewed while the task runs, checked before acting and before reporting.
+  // A task whose worker goes silent this long goes to another worker.
+  std::int64_t lease_ms = 30'000;
   // At most one heartbeat per running task is sent in this long; the ones in between are dropped
   // (their details too: the next one sent carries the latest).
   std::int64_t heartbeat_throttle_ms = 1000;
+  // A task handed out more often than this goes to the dead letters; its attempt fails.
+  int deliveries_max = 5;
+  // Injected latency is slept in real time on threads; one task holds a thread at most this long.
+  std::int64_t injected_latency_ms_max = 10'000;
   RuntimeObserver* observer = nullptr;  // optional: activity durations and outcomes; must outlive the pool
 };
 
-// Runs activities for the tasks of its queues: reports each started, executes it (with the fault
-// injector's decision), forwards its heartbeats, and acknowledges it together with its outcome. Signals an activity's result
-// carries are kept in process until due (a crash loses them; the workflow's deadlines cover
-// that).
+// One claimed task as the pool runs it.
+struct TaskRun {
+  engine::ActivityTask task;
+  activities::FaultDecision fault;
+  std::int64_t act_at_ms = 0;  // begin() time + injected latency: when the activity acts
+};
+
+// What finish() did, for metrics and the simulator.
+enum class TaskOutcome {
+  completed,  // acted, reported success
+  failed,     // acted (or an injected failure), reported failure
+  lost,       // acted, reply dropped on purpose (an injected hang): the engine's deadlines decide
+  skipped,    // the lease was gone: did not act, or acted but could not report (another holder will)
+  fenced,     // the attempt was cancelled: fenced and reported what the fence found
+};
+
+std::string_view to_string(TaskOutcome outcome);
+
 class WorkerPool final : public activities::ActivityHost {
  public:
   WorkerPool(engine::WorkflowStore& store, activities::ActivityRegistry& registry,
              activities::FaultInjector faults, Clock& clock, WorkerSettings settings);
   ~WorkerPool() override;
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
 
-  // One round for one queue: returns the number of tasks handled.
+  // Claims up to batch_max tasks of `queue` for `consumer`, waiting up to `block_ms` for one. A task
+  // delivered more than deliveries_max times is dead-lettered here (its attempt fails with the
+  // reason) and not returned.
+  std::vector<TaskRun> claim(const std::string& queue, const std::string& consumer, std::int64_t block_ms);
+  // Checks the lease and reports the attempt started (not for a cancelled attempt: finish() fences
+  // it). Returns false when the lease is gone: the run is over, nothing was done.
+  bool begin(TaskRun& run);
+  // Renews the lease of a run in progress (what a heartbeat does).
+  engine::LeaseState renew(const TaskRun& run);
+  // Acts and reports, as described above.
+  TaskOutcome finish(TaskRun& run);
+  // Gives the run's task back at once (a draining worker that will not run it).
+  void release(const TaskRun& run);
+
+  // One round for one queue on the calling thread: claim, then each task in turn, sleeping its
+  // injected latency (renewing its lease). Returns the number of tasks claimed.
   std::size_t run_once(const std::string& queue, const std::string& consumer);
-  // Delivers delayed signals that are due; returns how many.
-  std::size_t deliver_due_signals();
 
   void start_threads();
+  // Drains: threads stop claiming, hand back the tasks they have not begun, finish the one they are
+  // running (an injected latency is cut short and its task handed back), and are joined. Bounded by
+  // the longest activity in progress.
   void stop();
 
-  // Keeps a signal an activity's result carries until `delay_ms` from now.
-  void send_signal(const std::string& workflow_id, const std::string& signal, nlohmann::json payload,
-                   std::int64_t delay_ms);
-  // Sends an activity_heartbeat input for the task the calling thread is running (see ActivityHost).
-  // Outside a task it does nothing. A store error is logged, not thrown: the activity goes on, and
-  // if heartbeats keep failing its heartbeat deadline decides.
+  // ActivityHost: the running activity is alive. Renews the lease of the task the calling thread
+  // runs and sends an activity_heartbeat input (throttled). Outside a task it does nothing. A store
+  // error is logged, not thrown: the activity goes on, and if heartbeats keep failing its heartbeat
+  // deadline decides.
   void heartbeat(const nlohmann::json& details) override;
 
  private:
-  // Runs one task; returns its outcome for the metrics: completed, failed or lost.
-  std::string_view handle(const engine::ActivityTask& task);
+  // Reports `result` for `run` (fenced); false when the lease moved on.
+  bool report(const TaskRun& run, const activities::ActivityResult& result);
+  TaskOutcome fence(const TaskRun& run);
+  void observe(const TaskRun& run, TaskOutcome outcome, double seconds);
 
   engine::WorkflowStore& store_;
   activities::ActivityRegistry& registry_;
@@ -67,10 +114,10 @@ class WorkerPool final : public activities::ActivityHost {
   WorkerSettings settings_;
   std::atomic<bool> running_{false};
   std::vector<std::thread> threads_;
-  std::mutex signals_mutex_;
-  std::condition_variable signals_changed_;
-  std::multimap<std::int64_t, std::pair<std::string, engine::Input>> delayed_signals_;  // due -> (workflow, input)
-  activities::DeliveredSignals delivered_signals_;  // ids taken for delivery: a repeated key's are dropped
 };
+
+// The outcome input of an attempt for `result` at `now_ms`.
+engine::Input outcome_of(const engine::ActivityTask& task, const activities::ActivityResult& result,
+                         std::int64_t now_ms);
 
 }  // namespace flightplan::runtime
