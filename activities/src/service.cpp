@@ -131,7 +131,10 @@ ActivityResult Service::run(const ActivityRequest& request, const Handler& handl
     return unavailable("the " + name_ + " records kept changing during " + std::to_string(commit_rounds_max) +
                        " attempts to commit");
   } catch (const ServiceStoreUnavailable& error) {
-    return unavailable("the " + name_ + " service store is unavailable: " + error.what());
+    // A commit may have landed before the reply was lost: whether the effect happened is unknown.
+    ActivityResult failure = unavailable("the " + name_ + " service store is unavailable: " + error.what());
+    failure.failure.outcome_unknown = true;
+    return failure;
   } catch (const std::exception& error) {
     // Handlers validate their input, so this is a bug or a corrupt record; report it, never crash.
     return internal_failure(request.activity + ": " + error.what());

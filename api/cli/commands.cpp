@@ -5,6 +5,7 @@
 #include "flightplan/engine/compiler.hpp"
 #include "flightplan/engine/duration.hpp"
 #include "flightplan/engine/replay.hpp"
+#include "flightplan/runtime/log.hpp"
 #include "flightplan/memory/local_runtime.hpp"
 #include "flightplan/memory/memory_service_store.hpp"
 #include "flightplan/yaml/yaml_loader.hpp"
@@ -88,6 +89,8 @@ int validate_command(const std::vector<std::string>& files, std::ostream& out, s
 }
 
 int run_command(const RunOptions& options, std::ostream& out, std::ostream& err) {
+  // The runtime's own lines (workflow started/closed) would drown the result on a terminal.
+  runtime::set_log_level(runtime::LogLevel::warn);
   engine::DefinitionPtr definition;
   json input;
   activities::FaultInjector faults(options.seed);

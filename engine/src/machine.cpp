@@ -160,10 +160,14 @@ Event Event::from_json(const json& value) {
 json Command::to_json() const {
   switch (type) {
     case Type::schedule_activity:
-      return json{{"type", "schedule_activity"}, {"activity_id", activity_id},     {"attempt", attempt},
-                  {"activity", activity},        {"idempotency_key", idempotency_key}, {"arguments", arguments}};
+    {
+      json out{{"type", "schedule_activity"}, {"activity_id", activity_id},     {"attempt", attempt},
+               {"activity", activity},        {"idempotency_key", idempotency_key}, {"arguments", arguments}};
+      if (fence_only) out["fence_only"] = true;
+      return out;
+    }
     case Type::cancel_activity:
-      return json{{"type", "cancel_activity"}, {"activity_id", activity_id}, {"attempt", attempt}};
+      return json{{"type", "cancel_activity"}, {"activity_id", activity_id}, {"attempt", attempt}, {"fence", fence}};
     case Type::start_timer:
       return json{{"type", "start_timer"}, {"timer_id", timer_id}, {"due_ms", due_ms}};
     case Type::cancel_timer:

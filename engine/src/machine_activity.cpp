@@ -143,17 +143,23 @@ void Machine::on_activity_timer(const Timer& timer) {
   emit("activity_timed_out", reference,
        json{{"activity_id", activity.id}, {"attempt", activity.attempt}, {"timeout", to_string(timer.kind)}});
   clear_attempt_timers(activity);
-  Command cancel;  // tell the worker to give up on the attempt; its late reply will be stale anyway
+  // Tell the worker to give up on the attempt. Whether it must also fence the idempotency key
+  // depends on what follows: a retry reuses the key, giving up abandons it.
+  const std::size_t cancel_at = step_.commands.size();
+  Command cancel;
   cancel.type = Command::Type::cancel_activity;
   cancel.activity_id = activity.id;
   cancel.attempt = activity.attempt;
   step_.commands.push_back(std::move(cancel));
+  const std::int64_t activity_id = activity.id;
   WorkflowError error = make_error(error_types::timeout, 408, "Activity timed out",
                                    std::string(activity.name) + " exceeded its " +
                                        std::string(to_string(timer.kind)) + " timeout",
                                    reference);
   // Schedule-to-close spans every attempt: once it fires, no retry can help.
   attempt_failed(activity, std::move(error), timer.kind != TimerKind::schedule_to_close, true);
+  const auto still = state_.activities.find(activity_id);
+  step_.commands[cancel_at].fence = still == state_.activities.end();
 }
 
 void Machine::on_activity_retry_timer(const Timer& timer) {
@@ -188,8 +194,10 @@ void Machine::attempt_failed(PendingActivity& activity, WorkflowError error, boo
   if (!decision.retry) {
     error.detail += error.detail.empty() ? "" : "; ";
     error.detail += "giving up after attempt " + std::to_string(activity.attempt) + ": " + decision.reason;
-    // A timed-out attempt was cancelled, but its worker may be acting right now.
-    if (may_still_act) abandon(activity);
+    // A timed-out attempt was cancelled, but its worker may be acting right now; after a reported
+    // failure, an earlier attempt (timed out, its reply lost) may have acted under the same key. A
+    // fence finds out. Only a first attempt that failed for sure left nothing behind.
+    if (may_still_act || activity.attempt > 1) abandon(activity);
     drop_activity(activity.id, false);
     fault_task(node, std::move(error));
     return;

@@ -130,6 +130,8 @@ class Machine {
   const CallActivityTask& call_of(const PendingActivity& activity);
   // Late results (machine_saga.cpp): remembers an attempt that may still act, if its task compensates.
   void abandon(const PendingActivity& activity);
+  // Schedules the task that fences `attempt`'s key and reports what it finds.
+  void schedule_fence(const AbandonedAttempt& attempt);
   void on_abandoned_outcome(const Input& input);
   // The newest late results join the front of a running compensation.
   void merge_late_results();

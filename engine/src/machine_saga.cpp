@@ -46,6 +46,24 @@ void Machine::complete_workflow(json output) {
   begin_compensation();
 }
 
+void Machine::schedule_fence(const AbandonedAttempt& attempt) {
+  emit("activity_fence_scheduled", attempt.reference,
+       json{{"activity_id", attempt.activity_id}, {"attempt", attempt.attempt},
+            {"idempotency_key", attempt.idempotency_key}});
+  Command command;
+  command.type = Command::Type::schedule_activity;
+  command.activity_id = attempt.activity_id;
+  command.attempt = attempt.attempt;
+  command.activity = attempt.activity;
+  command.idempotency_key = attempt.idempotency_key;
+  command.arguments = attempt.arguments;
+  command.fence_only = true;
+  step_.commands.push_back(std::move(command));
+}
+
+// The activity may have acted without the engine knowing (an attempt in flight, timed out or with
+// a lost reply; every attempt shares the idempotency key): a fence task under the next attempt
+// number asks the service, and the workflow does not close before it answers.
 void Machine::abandon(const PendingActivity& activity) {
   Node* node = find_node(activity.node);
   if (node == nullptr) return;
@@ -63,8 +81,10 @@ void Machine::abandon(const PendingActivity& activity) {
   for (const Node* n = node; n != nullptr; n = n->parent > 0 ? find_node(n->parent) : nullptr) chain.push_back(n);
   json vars = json::object();
   for (auto it = chain.rbegin(); it != chain.rend(); ++it) vars.update((*it)->vars);
-  state_.abandoned[activity.id] =
-      AbandonedAttempt{activity.id, activity.attempt, task.id, task.reference, node->input, std::move(vars)};
+  AbandonedAttempt& abandoned = state_.abandoned[activity.id] =
+      AbandonedAttempt{activity.id,   activity.attempt + 1, task.id,           task.reference, node->input,
+                       std::move(vars), activity.name,    activity.idempotency_key, activity.arguments, true};
+  schedule_fence(abandoned);
 }
 
 void Machine::on_abandoned_outcome(const Input& input) {
@@ -74,8 +94,8 @@ void Machine::on_abandoned_outcome(const Input& input) {
       input.type == Input::Type::activity_heartbeat)
     return;  // not an outcome, or one of an earlier attempt: stale
   step_.accepted = true;
-  state_.abandoned.erase(it);
   json data{{"activity_id", attempt.activity_id}, {"attempt", attempt.attempt}};
+  state_.abandoned.erase(it);
   if (input.type == Input::Type::activity_completed) {
     // The attempt acted after all: its output (through the task's own `output.as`) is what the
     // compensation receives, exactly as if the task had completed.

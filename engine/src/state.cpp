@@ -258,8 +258,16 @@ json WorkflowState::to_json() const {
   if (!abandoned.empty()) {
     json& abandoned_json = out["abandoned"] = json::array();
     for (const auto& [activity_id, a] : abandoned)
-      abandoned_json.push_back(json{{"activity_id", a.activity_id}, {"attempt", a.attempt}, {"task_id", a.task_id},
-                                    {"reference", a.reference}, {"input", a.input}, {"vars", a.vars}});
+      abandoned_json.push_back(json{{"activity_id", a.activity_id},
+                                    {"attempt", a.attempt},
+                                    {"task_id", a.task_id},
+                                    {"reference", a.reference},
+                                    {"input", a.input},
+                                    {"vars", a.vars},
+                                    {"activity", a.activity},
+                                    {"idempotency_key", a.idempotency_key},
+                                    {"arguments", a.arguments},
+                                    {"fence_only", a.fence_only}});
   }
   if (!late_results.empty()) {
     json& late_json = out["late_results"] = json::array();
@@ -326,9 +334,16 @@ WorkflowState WorkflowState::from_json(const json& in) {
     s.compensation = std::move(c);
   }
   for (const auto& a : get_json(in, "abandoned", json::array())) {
-    AbandonedAttempt attempt{a.at("activity_id").get<std::int64_t>(), a.at("attempt").get<int>(),
-                             a.at("task_id").get<int>(), a.at("reference").get<std::string>(),
-                             get_json(a, "input"), get_json(a, "vars", json::object())};
+    AbandonedAttempt attempt{a.at("activity_id").get<std::int64_t>(),
+                             a.at("attempt").get<int>(),
+                             a.at("task_id").get<int>(),
+                             a.at("reference").get<std::string>(),
+                             get_json(a, "input"),
+                             get_json(a, "vars", json::object()),
+                             get(a, "activity", std::string{}),
+                             get(a, "idempotency_key", std::string{}),
+                             get_json(a, "arguments"),
+                             get(a, "fence_only", false)};
     s.abandoned.emplace(attempt.activity_id, std::move(attempt));
   }
   for (const auto& r : get_json(in, "late_results", json::array())) s.late_results.push_back(record_from_json(r));

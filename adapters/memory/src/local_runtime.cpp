@@ -63,19 +63,18 @@ void LocalRuntime::start(engine::DefinitionPtr definition, const std::string& wo
   if (!orchestrator_->start(request).created)
     throw engine::OperationError(engine::ErrorCategory::conflict, "workflow '" + workflow_id + "' already exists");
   started_.push_back(workflow_id);
-  settle();
 }
 
 void LocalRuntime::signal(const std::string& workflow_id, const std::string& name, json payload) {
   workflow(workflow_id);  // throws not_found
   store_.enqueue_input(workflow_id, Input::signal(name, std::move(payload), clock_.now_ms()));
-  settle();
+  apply_inputs();
 }
 
 void LocalRuntime::cancel(const std::string& workflow_id, const std::string& reason) {
   workflow(workflow_id);
   store_.enqueue_input(workflow_id, Input::cancel(reason, clock_.now_ms()));
-  settle();
+  apply_inputs();
 }
 
 bool LocalRuntime::contains(const std::string& workflow_id) const {
@@ -90,8 +89,13 @@ const WorkflowRecord& LocalRuntime::workflow(const std::string& workflow_id) con
   WorkflowRecord& record = records_[workflow_id];
   record.definition = definitions_.find(stored->state.name, stored->state.version);
   record.state = std::move(stored->state);
-  record.events = store.history(workflow_id);
+  record.events = store.history(workflow_id, 0, 1'000'000);
   return record;
+}
+
+void LocalRuntime::apply_inputs() {
+  while (orchestrator_->run_once(0) > 0) {
+  }
 }
 
 bool LocalRuntime::settle() {

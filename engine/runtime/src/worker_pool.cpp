@@ -62,6 +62,7 @@ std::string_view to_string(TaskOutcome outcome) {
     case TaskOutcome::lost: return "lost";
     case TaskOutcome::skipped: return "skipped";
     case TaskOutcome::fenced: return "fenced";
+    case TaskOutcome::unknown: return "unknown";
   }
   return "unknown";
 }
@@ -94,21 +95,7 @@ std::vector<TaskRun> WorkerPool::claim(const std::string& queue, const std::stri
   for (engine::ActivityTask& task :
        store_.claim_tasks(queue, consumer, settings_.batch_max, block_ms, settings_.lease_ms)) {
     if (task.deliveries > settings_.deliveries_max) {
-      // Poison: every worker that took it went silent (crashed or hung) before reporting. Fail the
-      // attempt with the reason; the activity's retry policy and the saga take it from there.
-      const std::string reason = task.activity + " was handed out " + std::to_string(task.deliveries) +
-                                 " times without a report (the limit is " +
-                                 std::to_string(settings_.deliveries_max) + ")";
-      Input failure;
-      failure.type = Input::Type::activity_failed;
-      failure.activity_id = task.activity_id;
-      failure.attempt = task.attempt;
-      failure.time_ms = clock_.now_ms();
-      failure.error = engine::make_error(dead_letter_type, 500, "Task set aside", reason);
-      failure.retryable = true;
-      if (store_.dead_letter_task(task, reason, failure))
-        log(LogLevel::warn, "task dead-lettered",
-            {{"workflow_id", task.workflow_id}, {"activity", task.activity}, {"deliveries", task.deliveries}});
+      set_aside(task);
       continue;
     }
     runs.push_back(TaskRun{std::move(task), {}, 0});
@@ -116,13 +103,42 @@ std::vector<TaskRun> WorkerPool::claim(const std::string& queue, const std::stri
   return runs;
 }
 
+// Poison: every worker that took the task went silent (crashed or hung) before reporting. First the
+// attempt is fenced, so that no worker still holding it can act; if it did act, that result is
+// reported; otherwise the task goes to the dead letters and its attempt fails with the reason (not
+// retryable: the fenced key would only answer "cancelled"). The saga takes it from there. A fence
+// that cannot reach the service's store throws: the task stays, and comes back later.
+void WorkerPool::set_aside(const engine::ActivityTask& task) {
+  activities::Activity* activity = registry_.find(task.activity);
+  const std::optional<activities::ActivityResult> recorded =
+      activity == nullptr ? std::nullopt : activity->cancel(request_of(task, clock_.now_ms()));
+  if (recorded) {
+    store_.complete_task(task, outcome_of(task, *recorded, clock_.now_ms()), delayed_inputs(*recorded));
+    return;
+  }
+  const std::string reason = task.activity + " was handed out " + std::to_string(task.deliveries) +
+                             " times without a report (the limit is " + std::to_string(settings_.deliveries_max) +
+                             ")";
+  Input failure;
+  failure.type = Input::Type::activity_failed;
+  failure.activity_id = task.activity_id;
+  failure.attempt = task.attempt;
+  failure.time_ms = clock_.now_ms();
+  failure.error = engine::make_error(dead_letter_type, 500, "Task set aside", reason);
+  failure.retryable = false;
+  if (store_.dead_letter_task(task, reason, failure))
+    log(LogLevel::warn, "task dead-lettered",
+        {{"workflow_id", task.workflow_id}, {"activity", task.activity}, {"deliveries", task.deliveries}});
+}
+
 bool WorkerPool::begin(TaskRun& run) {
   const LeaseState lease = renew(run);
   if (lease == LeaseState::lost) return false;
   if (lease == LeaseState::cancelled) run.task.cancelled = true;
+  if (lease == LeaseState::superseded) run.task.superseded = true;
   run.fault = faults_.decide(run.task.activity, run.task.idempotency_key, run.task.attempt);
   run.act_at_ms = clock_.now_ms() + run.fault.latency_ms;
-  if (run.task.cancelled) return true;  // never started: finish() fences it
+  if (run.task.cancelled || run.task.superseded) return true;  // never started: finish() settles it
   Input started;
   started.type = Input::Type::activity_started;
   started.activity_id = run.task.activity_id;
@@ -164,6 +180,10 @@ TaskOutcome WorkerPool::finish(TaskRun& run) {
   const LeaseState before = renew(run);
   if (before == LeaseState::lost) return TaskOutcome::skipped;
   if (before == LeaseState::cancelled || run.task.cancelled) return fence(run);
+  if (before == LeaseState::superseded || run.task.superseded) {
+    // A retry of the activity uses the same idempotency key: it acts (or finds the effect), not us.
+    return store_.drop_task(run.task) ? TaskOutcome::fenced : TaskOutcome::skipped;
+  }
   if (run.fault.fail) {
     // An injected failure happens before the activity runs: like a request lost on the way.
     const activities::ActivityResult failed = activities::ActivityResult::fail(
@@ -189,6 +209,10 @@ TaskOutcome WorkerPool::finish(TaskRun& run) {
   }
   // An injected hang: the work happened, the reply is lost. The engine's deadlines take over.
   if (run.fault.hang) return store_.drop_task(run.task) ? TaskOutcome::lost : TaskOutcome::skipped;
+  // Whether the effect happened is unknown (the service's store did not answer): not a result to
+  // report. The task stays unacknowledged and comes back after its lease; run again with the same
+  // key it finds the recorded outcome, or acts. The engine's deadlines bound the wait.
+  if (!result.ok && result.failure.outcome_unknown) return TaskOutcome::unknown;
   // The report is fenced: if another worker took the task over meanwhile, it reports (the same
   // recorded result: the services are idempotent) and this one does not.
   if (!report(run, result)) return TaskOutcome::skipped;

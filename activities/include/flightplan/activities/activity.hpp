@@ -33,6 +33,10 @@ struct ActivityFailure {
   std::string title;
   std::string detail;
   bool retryable = true;
+  // The activity cannot tell whether its effect happened (its store did not answer a commit). Such
+  // a failure is not a result: the host must not report it, so that the task runs again with the
+  // same idempotency key and finds out (or, if its attempt is given up, is fenced and undone).
+  bool outcome_unknown = false;
 
   friend bool operator==(const ActivityFailure&, const ActivityFailure&) = default;
 };

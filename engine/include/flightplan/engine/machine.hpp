@@ -95,6 +95,14 @@ struct Command {
   std::int64_t timer_id = 0;
   std::int64_t due_ms = 0;       // start_timer
   WorkflowStatus status = WorkflowStatus::completed;  // workflow_closed
+  // cancel_activity: true when no later attempt will use the activity's idempotency key (the
+  // activity is abandoned), so a worker must fence the key; false when a retry follows with the same
+  // key (the timed-out attempt is superseded: its task must not act, and the retry decides).
+  bool fence = true;
+  // schedule_activity: not to run, only to fence the idempotency key (activities::Activity::cancel)
+  // and report what that finds: the engine gave up on an activity one of whose earlier attempts may
+  // have acted without a report.
+  bool fence_only = false;
 
   nlohmann::json to_json() const;
 };

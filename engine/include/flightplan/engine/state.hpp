@@ -120,9 +120,10 @@ struct CompensationRecord {
   nlohmann::json output;
 };
 
-// An attempt the engine cancelled while it may still act (its worker was running it, or it timed out
-// and no retry follows), of a task that declares `compensate`: if it turns out to have acted, what it
-// did is undone before the workflow closes. Kept until its worker reports (or the wait runs out).
+// An activity the engine gave up on while it may have acted (an attempt in flight when it was
+// cancelled, one that timed out, a reply lost before a retry), of a task that declares `compensate`.
+// A fence task (attempt `attempt`) asks the service whether the idempotency key has an effect; if
+// it has, it is undone before the workflow closes. Kept until the fence reports (or the wait runs out).
 struct AbandonedAttempt {
   std::int64_t activity_id = 0;
   int attempt = 0;
@@ -130,6 +131,11 @@ struct AbandonedAttempt {
   std::string reference;
   nlohmann::json input;  // the task's input and its scope's variables, for its `output.as`
   nlohmann::json vars = nlohmann::json::object();
+  // What a fence task needs (activities::Activity::cancel): the activity and its key.
+  std::string activity;
+  std::string idempotency_key;
+  nlohmann::json arguments;
+  bool fence_only = true;  // `attempt` is the fence task's (kept in the state format for clarity)
 };
 
 struct CompensationState {

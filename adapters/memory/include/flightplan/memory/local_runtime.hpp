@@ -49,10 +49,11 @@ class LocalRuntime {
                RuntimeLimits limits = {});
   ~LocalRuntime();
 
-  // Starts a workflow and takes it as far as it goes at the current time. Throws
+  // Starts a workflow: its first step is applied (as the API does); run() takes it further. Throws
   // OperationError(conflict) if the id exists with another definition or input.
   void start(engine::DefinitionPtr definition, const std::string& workflow_id, nlohmann::json input);
-  // Delivers a signal or a cancellation now, as the API would (through the store's input queue).
+  // Delivers a signal or a cancellation now, as the API would (through the store's input queue),
+  // and applies it; run() takes the workflow further.
   void signal(const std::string& workflow_id, const std::string& name, nlohmann::json payload);
   void cancel(const std::string& workflow_id, const std::string& reason);
 
@@ -69,6 +70,8 @@ class LocalRuntime {
   engine::WorkflowStore& store() { return store_; }
 
  private:
+  // Applies the inputs waiting for the orchestrator, nothing else.
+  void apply_inputs();
   // Runs everything that can run at the current time; returns whether anything happened.
   bool settle();
   // The earliest time something is due: a timer, a delayed input, a task's injected latency.

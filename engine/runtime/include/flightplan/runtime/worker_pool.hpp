@@ -59,6 +59,7 @@ enum class TaskOutcome {
   lost,       // acted, reply dropped on purpose (an injected hang): the engine's deadlines decide
   skipped,    // the lease was gone: did not act, or acted but could not report (another holder will)
   fenced,     // the attempt was cancelled: fenced and reported what the fence found
+  unknown,    // acted, but whether the effect happened is unknown: not reported, the task comes back
 };
 
 std::string_view to_string(TaskOutcome outcome);
@@ -72,8 +73,8 @@ class WorkerPool final : public activities::ActivityHost {
   WorkerPool& operator=(const WorkerPool&) = delete;
 
   // Claims up to batch_max tasks of `queue` for `consumer`, waiting up to `block_ms` for one. A task
-  // delivered more than deliveries_max times is dead-lettered here (its attempt fails with the
-  // reason) and not returned.
+  // delivered more than deliveries_max times is set aside here (fenced, then reported if it acted,
+  // else dead-lettered: its attempt fails with the reason) and not returned.
   std::vector<TaskRun> claim(const std::string& queue, const std::string& consumer, std::int64_t block_ms);
   // Checks the lease and reports the attempt started (not for a cancelled attempt: finish() fences
   // it). Returns false when the lease is gone: the run is over, nothing was done.
@@ -105,6 +106,7 @@ class WorkerPool final : public activities::ActivityHost {
   // Reports `result` for `run` (fenced); false when the lease moved on.
   bool report(const TaskRun& run, const activities::ActivityResult& result);
   TaskOutcome fence(const TaskRun& run);
+  void set_aside(const engine::ActivityTask& task);
   void observe(const TaskRun& run, TaskOutcome outcome, double seconds);
 
   engine::WorkflowStore& store_;
