@@ -113,7 +113,8 @@ Swarm draw_swarm(Random& random, bool calm) {
     if (random.chance(0.3)) s.skew_ms_max = random.between(1, 3000);
     if (random.chance(0.3)) s.clock_jump = random.uniform(0, 0.002);
   }
-  s.renew = random.uniform(0.1, 1.0);
+  // Workers heartbeat their tasks in progress at each turn; some runs have slow heartbeats.
+  s.renew = random.chance(0.3) ? random.uniform(0.05, 0.5) : random.uniform(0.8, 1.0);
   if (random.chance(0.5)) s.operators = random.uniform(0.0005, 0.01);
   const std::int64_t leases[] = {2'000, 5'000, 30'000};
   s.lease_ms = leases[random.below(3)];
@@ -387,6 +388,9 @@ void World::operator_action() {
 
 // One turn of one process: its orchestrator, its workers or its supervisor, as the dice say.
 bool World::step_process(Process& process) {
+  // Heartbeats of the tasks in progress (or, with slow heartbeats, not).
+  for (const runtime::TaskRun& run : process.in_progress)
+    if (random_.chance(swarm_.renew)) process.workers->renew(run);
   const std::int64_t roll = random_.below(10);
   if (roll < 3) {
     const std::size_t handled = process.orchestrator->run_once(0);
@@ -395,8 +399,8 @@ bool World::step_process(Process& process) {
   }
   if (roll < 5) {
     bool any = false;
-    for (const std::string& queue : {"account", "package", "transport", "drone", "delivery", "bench"}) {
-      for (runtime::TaskRun& run : process.workers->claim(queue, process.name() + "/" + queue, 0)) {
+    for (const char* queue : {"account", "package", "transport", "drone", "delivery", "bench"}) {
+      for (runtime::TaskRun& run : process.workers->claim(queue, process.name() + "/" + std::string(queue), 0)) {
         any = true;
         const bool begun = process.workers->begin(run);
         note(process.name() + " claim " + run.task.workflow_id + " " + run.task.activity + " #" +
@@ -418,9 +422,6 @@ bool World::step_process(Process& process) {
            std::to_string(run.task.attempt) + " " + std::string(runtime::to_string(outcome)));
       return true;
     }
-    // Nothing due: heartbeat the tasks in progress (or, with slow heartbeats, not).
-    for (const runtime::TaskRun& run : process.in_progress)
-      if (random_.chance(swarm_.renew)) process.workers->renew(run);
     return false;
   }
   const std::size_t fired = process.supervisor->run_once();
@@ -531,7 +532,10 @@ SimulationResult World::run() {
     }
     idle = 0;
     const std::optional<std::int64_t> next = next_due_ms();
-    std::int64_t target = clock_.now_ms() + swarm_.lease_ms;
+    // While tasks are in progress, time moves in thirds of a lease so their workers get to renew.
+    bool busy = false;
+    for (const auto& process : processes_) busy = busy || (process && !process->in_progress.empty());
+    std::int64_t target = clock_.now_ms() + (busy ? std::max<std::int64_t>(1, swarm_.lease_ms / 3) : swarm_.lease_ms);
     if (next && *next > clock_.now_ms()) target = std::min(target, *next);
     if (!calm_ && target > start_ms + storm_ms) target = start_ms + storm_ms;
     clock_.wait_until(std::max(target, clock_.now_ms() + 1));
@@ -564,17 +568,25 @@ SimulationResult World::run() {
   if (steps_ >= steps_max) failures_.push_back("the run did not end within " + std::to_string(steps_max) + " steps");
   result.failures = failures_;
   result.ok = failures_.empty();
-  result.trace_hash = trace_hash_;
-  result.trace = trace_;
   std::map<std::string, int> statuses;
   for (const PlannedWorkflow& w : plan_) {
     const auto stored = disk_.load(w.id);
     ++statuses[stored ? std::string(engine::to_string(stored->state.status)) : "missing"];
+    if (stored && options_.trace) {
+      trace_ += "end " + w.id + " " + std::string(engine::to_string(stored->state.status)) + " " +
+                stored->state.error.dump() + "\n";
+      if (stored->state.status != engine::WorkflowStatus::completed)
+        for (const engine::Event& e : disk_.history(w.id, 0, 100'000))
+          trace_ += "  " + std::to_string(e.seq) + " " + std::to_string(e.time_ms - start_ms) + " " + e.type + " " +
+                    e.reference + " " + e.data.dump().substr(0, 300) + "\n";
+    }
   }
   std::ostringstream summary;
   summary << swarm_.describe() << " |";
   for (const auto& [status, count] : statuses) summary << " " << status << "=" << count;
   result.summary = summary.str();
+  result.trace_hash = trace_hash_;
+  result.trace = trace_;
   return result;
 }
 
