@@ -71,7 +71,7 @@ StartResult Orchestrator::start(const StartRequest& request) {
   StartResult result;
   engine::Input start = engine::Input::start(request.id, request.input, clock_.now_ms());
   start.id = request.correlation_id;
-  engine::Step step = engine::apply(*definition, result.state, start, settings_.limits);
+  engine::Step step = apply(*definition, result.state, start);
   const auto outcomes =
       store_.commit({engine::Commit{request.id, 0, &result.state, &step.events, &step.commands, digest}});
   if (outcomes.at(0) == CommitOutcome::committed) {
@@ -94,6 +94,14 @@ StartResult Orchestrator::start(const StartRequest& request) {
   return result;
 }
 
+engine::Step Orchestrator::apply(const engine::Definition& definition, engine::WorkflowState& state,
+                                 const engine::Input& input) {
+  engine::EvaluationControl control(settings_.expression_time_budget_ms);
+  ExpressionWatchdog& watchdog = settings_.watchdog != nullptr ? *settings_.watchdog : ExpressionWatchdog::shared();
+  const ExpressionWatchdog::Armed armed = watchdog.arm(control, settings_.expression_time_budget_ms);
+  return engine::apply(definition, state, input, settings_.limits, &control);
+}
+
 void Orchestrator::process_workflow(const std::string& workflow_id, std::vector<engine::QueuedInput>& inputs) {
   // Conflicts are rare (two orchestrators got inputs of one workflow at once): retry one by one.
   for (int round = 0; round < settings_.conflict_retries_max; ++round) {
@@ -104,7 +112,7 @@ void Orchestrator::process_workflow(const std::string& workflow_id, std::vector<
     std::vector<engine::Event> events;
     std::vector<engine::Command> commands;
     for (const auto& queued : inputs) {
-      engine::Step step = engine::apply(*definition, state, queued.input, settings_.limits);
+      engine::Step step = apply(*definition, state, queued.input);
       events.insert(events.end(), std::make_move_iterator(step.events.begin()), std::make_move_iterator(step.events.end()));
       commands.insert(commands.end(), step.commands.begin(), step.commands.end());
     }
@@ -154,7 +162,7 @@ std::size_t Orchestrator::run_once() {
       w.state = std::move(stored->state);
       w.expected_version = stored->version;
       for (const auto& queued : w.inputs) {
-        engine::Step step = engine::apply(*definition, w.state, queued.input, settings_.limits);
+        engine::Step step = apply(*definition, w.state, queued.input);
         w.events.insert(w.events.end(), step.events.begin(), step.events.end());
         w.commands.insert(w.commands.end(), step.commands.begin(), step.commands.end());
       }
