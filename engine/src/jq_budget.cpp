@@ -646,9 +646,28 @@ std::optional<std::string> bounded_dump(jv value, std::size_t bytes_max) {
   return result;
 }
 
+namespace {
+
+// Oniguruma (libjq's regular expressions) keeps its backtracking stack in memory it allocates itself,
+// which the hooks do not see: a 20 MB string under `test("(a|aa)+b")` took 1.25 GB. Its stack is
+// capped process-wide instead (it is a library default, the same for every evaluation), at about
+// 32 MiB; a match that needs more fails with libjq's "Regex failure: match-stack limit over", which is
+// deterministic. Its retry limit (10 million per match by default) already bounds its time.
+constexpr unsigned int regex_match_stack_entries_max = 1'000'000;
+
+void limit_regex_stack() {
+  using SetLimit = int (*)(unsigned int);
+  // libonig is loaded with libjq; without it libjq has no regular expressions and nothing is needed.
+  if (void* symbol = dlsym(RTLD_DEFAULT, "onig_set_match_stack_limit_size"))
+    reinterpret_cast<SetLimit>(symbol)(regex_match_stack_entries_max);
+}
+
+}  // namespace
+
 bool jq_interposition_active() {
   static const bool active = [] {
     if (EvaluationScope::current() != nullptr) return false;  // precondition: called outside evaluations
+    limit_regex_stack();
     EvaluationScope probe(EvaluationBudget{});
     // libjq allocates the string through jv_mem_alloc and frees it through jv_mem_free.
     jv value = jv_string("interposition probe");

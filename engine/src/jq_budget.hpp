@@ -22,6 +22,8 @@
 //   cannot fit in the remaining budget, computed from the input before the call (and an empty needle,
 //   for which libjq 1.6's indices never returns).
 //
+// - Oniguruma's match stack, which it allocates itself, is capped process-wide (jq_budget.cpp).
+//
 // The counted figure is deterministic: it depends only on the sizes libjq asks for, which depend only
 // on the program and its input (docs/engine.md, "Bounded expressions", has the one caveat).
 //
@@ -117,7 +119,8 @@ class EvaluationScope {
 std::optional<std::string> bounded_dump(jv value, std::size_t bytes_max);
 
 // True when libjq's allocations reach the hooks above (the executable exports them and libjq binds
-// its calls to them). Evaluations refuse to run without it.
+// its calls to them). Evaluations refuse to run without it. The first call also caps Oniguruma's
+// match stack.
 bool jq_interposition_active();
 
 }  // namespace flightplan::engine::detail

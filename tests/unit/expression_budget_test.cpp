@@ -232,6 +232,9 @@ BOOST_AUTO_TEST_CASE(one_builtin_call_cannot_outgrow_the_budget) {
   check_runaway({"(\"x\" * 1e6) | [match(\"\"; \"g\")]", memory_budget});
   check_runaway({"(\"x\" * 1e6) | [scan(\"x\")]", memory_budget});
   check_runaway({"(\"x\" * 1e6) | [splits(\"\")]", memory_budget});
+  check_runaway({"(\"<\" * 2e7) | @html", memory_budget});
+  check_runaway({"(\"'\" * 2e7) | @sh", memory_budget});
+  check_runaway({"[\"<\" * 2e7] | @csv", memory_budget});
 }
 
 BOOST_AUTO_TEST_CASE(values_that_share_themselves_are_not_expanded) {
@@ -250,6 +253,12 @@ BOOST_AUTO_TEST_CASE(values_that_share_themselves_are_not_expanded) {
   check_runaway({"def d: reduce range(40) as $i (1; [., .]); d | contains(d)", time_budget});
   check_runaway({"def d: reduce range(40) as $i (1; [., .]); [d, d] | sort", time_budget});
   check_runaway({"def d: reduce range(40) as $i (1; [., .]); [d, d] | unique", time_budget});
+}
+
+BOOST_AUTO_TEST_CASE(regular_expressions_have_a_bounded_stack) {
+  // Oniguruma's own stack is not counted by the budget: it is capped (1.25 GB here without the cap).
+  check_runaway({"(\"a\" * 2e7) | test(\"(a|aa)+b\")", "Regex failure: match-stack limit over"});
+  check_runaway({"(\"a\" * 3000) | test(\"(a+)+b\")", "Regex failure: retry-limit-in-match over"});
 }
 
 BOOST_AUTO_TEST_CASE(quadratic_builtins_stop_at_the_time_budget) {
@@ -460,7 +469,9 @@ BOOST_AUTO_TEST_CASE(guarded_builtins_match_libjq) {
       "[1,2] | .[5] = 1", "null | .[3] = 1", "[1,2] | .[-1] = 5", "{} | .a.b[2] = 1", "[1] | .[1500] = 1 | length",
       "null | setpath([\"a\", 0]; 1)",
       // printing
-      ".a | tojson", ".o | tostring", "\"\\(.a) and \\(.o)\"", ".a | @json", ".s | @html", "[.a[0], .s] | @csv",
+      ".a | tojson", ".o | tostring", "\"\\(.a) and \\(.o)\"", ".a | @json", ".s | @html", "[.a[0], .s] | @csv", "[.s, 1, null] | @tsv", ".s | @sh", "[.s, \"it's\"] | @sh", ".csv | @uri",
+      ".s | @base64", ".s | @base64 | @base64d", ".s | @base32", "@html \"<\\(.s)>\"", "[(\"html\", \"uri\") as $f | .s | format($f)]",
+      "1 | format(\"nope\")", "[1, 2] | @text", ".a | @html", "{} | format(1)",
       "1e1000 | tostring", "[nan, -0, 0.1, 1e17, 123456789012] | tojson", "\"\\u0000\\t\\\"\" | tojson",
       "error(.a)", "error({a: 1})", "{} | .[[1]]", ".a - 1",
       // fromjson
