@@ -67,10 +67,10 @@ def modulemeta: __fp_unavailable("modulemeta"; "they cannot load modules");
 
 // Definitions inside the variable binding (they read $__fp_bytes_max), before the user's source. Each
 // guards a builtin that allocates its whole result inside one libjq call, where the allocation hooks
-// can count but not stop it, and that jq_budget.cpp cannot check from its arguments: string repetition,
-// global regular expressions and the escaping @formats (text and json print through jq_budget.cpp's
-// check; they pass straight through, since string interpolation calls format("text") for every
-// piece). strftime converts a number with gmtime first: libjq 1.6 aborts when its own conversion fails. A guard that
+// can count but not stop it, and that jq_budget.cpp cannot check from its arguments: string repetition
+// (a loop of up to 2^31 appends) and global regular expressions. strftime converts a number with gmtime
+// first: libjq 1.6 aborts when its own conversion fails. Shadows cost: a `*` on numbers runs about
+// 10,000 more instructions (docs/benchmarks.md). A guard that
 // finds the result too large calls __fp_refuse, which asks for the largest array index: the padding
 // check in jq_budget.cpp turns that into a memory-budget stop (so `try` cannot swallow it). Guards keep
 // jq's semantics otherwise, including the order in which generator arguments are tried: libjq runs a
@@ -80,11 +80,13 @@ def modulemeta: __fp_unavailable("modulemeta"; "they cannot load modules");
 constexpr std::string_view budget_prelude = R"jq(
 def __fp_refuse: [] | setpath([2147483647]; null);
 def __fp_builtin_multiply(a; b): _multiply(a; b);
-def __fp_repeat_too_large($s; $n): ($s | type) == "string" and ($n | type) == "number"
-  and __fp_builtin_multiply($s | utf8bytelength; $n) > $__fp_bytes_max;
+def __fp_repeat($s; $n):
+  if __fp_builtin_multiply($s | utf8bytelength; $n) > $__fp_bytes_max then __fp_refuse
+  else __fp_builtin_multiply($s; $n) end;
 def _multiply(a; b):
   b as $b | a as $a
-  | if __fp_repeat_too_large($a; $b) or __fp_repeat_too_large($b; $a) then __fp_refuse
+  | if ($a | type) == "string" and ($b | type) == "number" then __fp_repeat($a; $b)
+    elif ($b | type) == "string" and ($a | type) == "number" then __fp_repeat($b; $a)
     else __fp_builtin_multiply($a; $b) end;
 def __fp_builtin_match_impl(re; mode; test): _match_impl(re; mode; test);
 def __fp_global_match_too_large($re; $mode): (type == "string") and ($re | type) == "string"
@@ -122,14 +124,6 @@ def splits($re): splits($re; null);
 def split($re; flags): [ splits($re; flags) ];
 def todateiso8601: strftime("%Y-%m-%dT%H:%M:%SZ");
 def todate: todateiso8601;
-def __fp_builtin_format(f): format(f);
-def __fp_escape_factor($f): {"html": 6, "sh": 4, "uri": 3, "csv": 2, "tsv": 2, "base64": 2, "base32": 2}[$f] // 1;
-def format(f):
-  f as $f
-  | if $f == "text" or $f == "json" or ($f | type) != "string" then __fp_builtin_format($f)
-    elif __fp_builtin_multiply(if type == "string" then utf8bytelength else tojson | utf8bytelength end;
-                               __fp_escape_factor($f)) > $__fp_bytes_max then __fp_refuse
-    else __fp_builtin_format($f) end;
 )jq";
 
 // Owns one jv reference and frees it on scope exit, so that an exception cannot leak jq values.

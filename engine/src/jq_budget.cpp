@@ -57,6 +57,10 @@ struct Libjq {
   jv (*string_explode)(jv);
   jv (*string_indexes)(jv, jv);
   jv (*parse_sized)(const char*, int);
+  jv (*string_append_buf)(jv, const char*, int);
+  jv (*string_append_str)(jv, const char*);
+  jv (*string_append_codepoint)(jv, uint32_t);
+  jv (*string_concat)(jv, jv);
 };
 
 template <typename Function>
@@ -83,6 +87,10 @@ const Libjq& libjq() noexcept {
       next_definition("jv_string_explode", &::jv_string_explode),
       next_definition("jv_string_indexes", &::jv_string_indexes),
       next_definition("jv_parse_sized", &::jv_parse_sized),
+      next_definition("jv_string_append_buf", &::jv_string_append_buf),
+      next_definition("jv_string_append_str", &::jv_string_append_str),
+      next_definition("jv_string_append_codepoint", &::jv_string_append_codepoint),
+      next_definition("jv_string_concat", &::jv_string_concat),
   };
   return functions;
 }
@@ -522,7 +530,7 @@ class EvaluationScope::Table {
     std::uintptr_t key;  // 0: empty
     std::size_t bytes;
   };
-  static constexpr std::size_t initial_capacity = 256;
+  static constexpr std::size_t initial_capacity = 64;
 
   std::size_t home(std::uintptr_t key) const noexcept {
     return static_cast<std::size_t>((key >> 4) * 0x9E3779B97F4A7C15ULL >> (64 - bits_));
@@ -574,6 +582,7 @@ bool EvaluationScope::attach(jq_state* jq) {
   assert(control_->running_ == nullptr && "one evaluation at a time per control");
   control_->running_ = jq;
   control_->halted_ = false;
+  attached_ = true;
   return true;
 }
 
@@ -581,6 +590,7 @@ void EvaluationScope::detach() {
   std::lock_guard lock(control_->mutex_);
   control_->running_ = nullptr;
   control_->halted_ = false;
+  attached_ = false;
 }
 
 StopReason EvaluationScope::stop_reason() const noexcept {
@@ -781,8 +791,12 @@ void* jv_mem_realloc(void* pointer, std::size_t size) {
 void jv_free(jv value) {
   using flightplan::engine::detail::deferred_frees;
   using flightplan::engine::detail::libjq;
-  const jv_kind kind = jv_get_kind(value);
-  if (kind != JV_KIND_ARRAY && kind != JV_KIND_OBJECT && kind != JV_KIND_INVALID) {
+  // jv_free is libjq's hottest function: the kind is read as jv_get_kind reads it (the low four bits of
+  // kind_flags), and the kinds that own nothing (null, false, true, number) return at once, as in
+  // libjq's own jv_free.
+  const auto kind = static_cast<jv_kind>(value.kind_flags & 0xF);
+  if (kind == JV_KIND_NULL || kind == JV_KIND_FALSE || kind == JV_KIND_TRUE || kind == JV_KIND_NUMBER) return;
+  if (kind == JV_KIND_STRING) {
     libjq().free(value);
     return;
   }
@@ -813,6 +827,33 @@ jv jv_dump_string(jv value, int flags) {
     return jv_string("");
   }
   return libjq().dump_string(value, flags);
+}
+
+// Strings grow through these in the builtins that build one from a loop: the escaping @formats (up to
+// six times their input), printing, implode. Once the evaluation is stopped, while its program runs,
+// they return the string unchanged, so the builtin in progress finishes its loop without growing it.
+// The program is halted before it can use the string.
+jv jv_string_append_buf(jv text, const char* bytes, int length) {
+  if (EvaluationScope* scope = current_scope; scope != nullptr && scope->winding_down()) return text;
+  return flightplan::engine::detail::libjq().string_append_buf(text, bytes, length);
+}
+
+jv jv_string_append_str(jv text, const char* characters) {
+  if (EvaluationScope* scope = current_scope; scope != nullptr && scope->winding_down()) return text;
+  return flightplan::engine::detail::libjq().string_append_str(text, characters);
+}
+
+jv jv_string_append_codepoint(jv text, uint32_t codepoint) {
+  if (EvaluationScope* scope = current_scope; scope != nullptr && scope->winding_down()) return text;
+  return flightplan::engine::detail::libjq().string_append_codepoint(text, codepoint);
+}
+
+jv jv_string_concat(jv text, jv more) {
+  if (EvaluationScope* scope = current_scope; scope != nullptr && scope->winding_down()) {
+    jv_free(more);
+    return text;
+  }
+  return flightplan::engine::detail::libjq().string_concat(text, more);
 }
 
 // `.[n] = v` and setpath pad the array with nulls up to n in one allocation.

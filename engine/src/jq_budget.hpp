@@ -18,6 +18,9 @@
 //   own algorithm, with a stop check per value. They walk values in one builtin call, where no jq
 //   instruction boundary comes: a value that shares itself takes 2^40 steps, and `.[$array]` n*m.
 //   jv_contains (which libjq recurses through) stops the same way and gets a depth limit libjq lacks.
+// - jv_string_append_buf, _str, _codepoint, jv_string_concat: stop growing the string once the
+//   evaluation is stopped, so that a builtin looping over its input (the escaping @formats) cannot
+//   outgrow the budget by more than one step.
 // - jv_string_split, jv_string_explode, jv_string_indexes, jv_parse_sized: refuse a call whose result
 //   cannot fit in the remaining budget, computed from the input before the call (and an empty needle,
 //   for which libjq 1.6's indices never returns).
@@ -80,6 +83,8 @@ class EvaluationScope {
   // that came later, so that a deterministic failure is reported deterministically.
   StopReason stop_reason() const noexcept;
   bool stopping() const noexcept { return stop_reason() != StopReason::none; }
+  // Stopped while the program runs: the libjq call in progress only has to finish, its result unused.
+  bool winding_down() const noexcept { return attached_ && stopping(); }
 
   std::size_t memory_bytes_max() const noexcept { return memory_bytes_max_; }
   std::size_t live_bytes() const noexcept { return live_bytes_; }
@@ -111,6 +116,7 @@ class EvaluationScope {
   std::size_t live_bytes_ = 0;
   std::size_t peak_bytes_ = 0;
   StopReason local_stop_ = StopReason::none;  // memory or nesting, found on this thread
+  bool attached_ = false;                     // between attach() and detach()
   Table* table_ = nullptr;                    // allocations made in this scope and not yet freed
 };
 
