@@ -793,9 +793,10 @@ void jv_free(jv value) {
   using flightplan::engine::detail::libjq;
   // jv_free is libjq's hottest function: the kind is read as jv_get_kind reads it (the low four bits of
   // kind_flags), and the kinds that own nothing (null, false, true, number) return at once, as in
-  // libjq's own jv_free.
+  // libjq's own jv_free (and so does an invalid value without a message).
   const auto kind = static_cast<jv_kind>(value.kind_flags & 0xF);
   if (kind == JV_KIND_NULL || kind == JV_KIND_FALSE || kind == JV_KIND_TRUE || kind == JV_KIND_NUMBER) return;
+  if (kind == JV_KIND_INVALID && value.u.ptr == nullptr) return;  // jv_invalid(): no message to free
   if (kind == JV_KIND_STRING) {
     libjq().free(value);
     return;
