@@ -1,11 +1,18 @@
 // jq expressions through libjq 1.6. Everything libjq-specific stays in this file.
 //
 // A compiled program has the shape
-//   <sandbox prelude> . as [$__fp_in, $ENV, $v1, $v2, ...] | $__fp_in | (\n<source>\n)
-// and is started with the array [input, null, value of $v1, value of $v2, ...]. Binding variables by
-// destructuring lets one compiled program serve every evaluation (jq_compile_args would bake values
-// into the bytecode), and binding `$ENV` to null hides the process environment.
+//   <sandbox prelude> . as [$__fp_in, $ENV, $__fp_bytes_max, $v1, $v2, ...] | <budget prelude>
+//   $__fp_in | (\n<source>\n)
+// and is started with the array [input, null, memory budget, value of $v1, value of $v2, ...]. Binding
+// variables by destructuring lets one compiled program serve every evaluation (jq_compile_args would
+// bake values into the bytecode), and binding `$ENV` to null hides the process environment. The
+// budget prelude sits inside the binding because its guards read $__fp_bytes_max.
+//
+// Budgets: jq_budget.hpp counts libjq's memory and stops runaway programs; the budget prelude guards
+// the few builtins that could outgrow the budget inside one call, where that cannot stop them.
 #include "flightplan/engine/expression.hpp"
+
+#include "jq_budget.hpp"
 
 extern "C" {
 #include <jq.h>
@@ -13,6 +20,7 @@ extern "C" {
 }
 
 #include <algorithm>
+#include <cassert>
 #include <cctype>
 #include <cmath>
 #include <cstdint>
@@ -57,6 +65,67 @@ def get_prog_origin: __fp_unavailable("get_prog_origin"; "they cannot inspect th
 def modulemeta: __fp_unavailable("modulemeta"; "they cannot load modules");
 )jq";
 
+// Definitions inside the variable binding (they read $__fp_bytes_max), before the user's source. Each
+// guards a builtin that allocates its whole result inside one libjq call, where the allocation hooks
+// can count but not stop it, and that jq_budget.cpp cannot check from its arguments: string repetition
+// (a loop of up to 2^31 appends) and global regular expressions. strftime converts a number with gmtime
+// first: libjq 1.6 aborts when its own conversion fails. Shadows cost: a `*` on numbers runs about
+// 10,000 more instructions (docs/benchmarks.md). A guard that
+// finds the result too large calls __fp_refuse, which asks for the largest array index: the padding
+// check in jq_budget.cpp turns that into a memory-budget stop (so `try` cannot swallow it). Guards keep
+// jq's semantics otherwise, including the order in which generator arguments are tried: libjq runs a
+// builtin's closure arguments last one outermost, hence `b as $b | a as $a`. Arithmetic inside the
+// guards comes before the shadow of `*` below, so it is the builtin's. Names starting with __fp_ are
+// refused in sources, so a program cannot reach the unguarded builtins through them.
+constexpr std::string_view budget_prelude = R"jq(
+def __fp_refuse: [] | setpath([2147483647]; null);
+def __fp_builtin_multiply(a; b): _multiply(a; b);
+def __fp_repeat($s; $n):
+  if __fp_builtin_multiply($s | utf8bytelength; $n) > $__fp_bytes_max then __fp_refuse
+  else __fp_builtin_multiply($s; $n) end;
+def _multiply(a; b):
+  b as $b | a as $a
+  | if ($a | type) == "string" and ($b | type) == "number" then __fp_repeat($a; $b)
+    elif ($b | type) == "string" and ($a | type) == "number" then __fp_repeat($b; $a)
+    else __fp_builtin_multiply($a; $b) end;
+def __fp_builtin_match_impl(re; mode; test): _match_impl(re; mode; test);
+def __fp_global_match_too_large($re; $mode): (type == "string") and ($re | type) == "string"
+  and ($mode | type) == "string" and ($mode | contains("g"))
+  and __fp_builtin_multiply(utf8bytelength + 1; 1200 + __fp_builtin_multiply(900; $re | split("(") | length))
+    > $__fp_bytes_max;
+def _match_impl(re; mode; test):
+  test as $test | mode as $mode | re as $re
+  | if $test != true and __fp_global_match_too_large($re; $mode) then __fp_refuse
+    else __fp_builtin_match_impl($re; $mode; $test) end;
+def __fp_builtin_strftime(f): strftime(f);
+def strftime(f): f as $f | if type == "number" then gmtime | __fp_builtin_strftime($f) else __fp_builtin_strftime($f) end;
+def match(re; mode): _match_impl(re; mode; false)|.[];
+def match($val): ($val|type) as $vt | if $vt == "string" then match($val; null)
+   elif $vt == "array" and ($val | length) > 1 then match($val[0]; $val[1])
+   elif $vt == "array" and ($val | length) > 0 then match($val[0]; null)
+   else error( $vt + " not a string or array") end;
+def capture(re; mods): match(re; mods) | reduce ( .captures | .[] | select(.name != null) | { (.name) : .string } ) as $pair ({}; . + $pair);
+def capture($val): ($val|type) as $vt | if $vt == "string" then capture($val; null)
+   elif $vt == "array" and ($val | length) > 1 then capture($val[0]; $val[1])
+   elif $vt == "array" and ($val | length) > 0 then capture($val[0]; null)
+   else error( $vt + " not a string or array") end;
+def scan(re):
+  match(re; "g")
+  |  if (.captures|length > 0)
+      then [ .captures | .[] | .string ]
+      else .string
+      end ;
+def splits($re; flags): . as $s
+  | [ match($re; "g" + flags) | (.offset, .offset + .length) ]
+  | [0] + . +[$s|length]
+  | _nwise(2)
+  | $s[.[0]:.[1] ] ;
+def splits($re): splits($re; null);
+def split($re; flags): [ splits($re; flags) ];
+def todateiso8601: strftime("%Y-%m-%dT%H:%M:%SZ");
+def todate: todateiso8601;
+)jq";
+
 // Owns one jv reference and frees it on scope exit, so that an exception cannot leak jq values.
 class OwnedJv {
  public:
@@ -96,8 +165,19 @@ void check_depth(int depth) {
   }
 }
 
+// Thrown by the conversions below when the evaluation's budget stopped it; evaluate() turns it into
+// the ExpressionError that names the expression and the budget.
+struct BudgetStopped {};
+
+// Precondition: an EvaluationScope runs on this thread.
+void check_budget() {
+  if (detail::EvaluationScope::current()->stopping()) throw BudgetStopped{};
+}
+
+// Converts `value`; libjq's allocations count against the running evaluation's budget.
 jv to_jv(const json& value, int depth) {
   check_depth(depth);
+  check_budget();
   switch (value.type()) {
     case json::value_t::null:
     case json::value_t::discarded:
@@ -142,9 +222,21 @@ json number_to_json(double number) {
   return number;
 }
 
-// Converts without consuming `value` (the caller keeps its reference).
+// What a converted result costs in our memory, charged to the evaluation's budget: a JSON node, plus
+// a string's characters or an object entry. A value that shares itself in jq (`[., .]` forty times)
+// converts to an exponentially larger tree, so its conversion stops at the budget.
+constexpr std::size_t json_node_bytes = sizeof(json) + 16;
+constexpr std::size_t json_object_entry_bytes = 64;
+
+void charge(std::size_t bytes) {
+  if (!detail::EvaluationScope::current()->charge(bytes)) throw BudgetStopped{};
+}
+
+// Converts without consuming `value` (the caller keeps its reference). Precondition: an
+// EvaluationScope runs on this thread; the result is charged to it.
 json from_jv(jv value, int depth) {
   check_depth(depth);
+  charge(json_node_bytes);
   switch (jv_get_kind(value)) {
     case JV_KIND_NULL:
     case JV_KIND_INVALID:
@@ -156,6 +248,7 @@ json from_jv(jv value, int depth) {
     case JV_KIND_NUMBER:
       return number_to_json(jv_number_value(value));
     case JV_KIND_STRING:
+      charge(static_cast<std::size_t>(jv_string_length_bytes(jv_copy(value))));
       return string_of(value);
     case JV_KIND_ARRAY: {
       json array = json::array();
@@ -172,6 +265,7 @@ json from_jv(jv value, int depth) {
            it = jv_object_iter_next(value, it)) {
         OwnedJv key(jv_object_iter_key(value, it));
         OwnedJv element(jv_object_iter_value(value, it));
+        charge(json_object_entry_bytes + static_cast<std::size_t>(jv_string_length_bytes(jv_copy(key.get()))));
         object[string_of(key.get())] = from_jv(element.get(), depth + 1);
       }
       return object;
@@ -181,12 +275,39 @@ json from_jv(jv value, int depth) {
 }
 
 // Renders any jv as text: strings as they are, other values as compact JSON. Consumes `value`.
+// Outside evaluations only (compile diagnostics, which are strings).
 std::string describe_jv(jv value) {
   if (jv_get_kind(value) == JV_KIND_STRING) {
     OwnedJv owned(value);
     return string_of(owned.get());
   }
   return describe_jv(jv_dump_string(value, 0));
+}
+
+// The text of an error value raised by a program, charged to the running evaluation. Consumes `value`.
+std::string describe_error(jv value) {
+  detail::EvaluationScope& scope = *detail::EvaluationScope::current();
+  if (jv_get_kind(value) == JV_KIND_STRING) {
+    OwnedJv owned(value);
+    charge(static_cast<std::size_t>(jv_string_length_bytes(jv_copy(owned.get()))));
+    return string_of(owned.get());
+  }
+  std::optional<std::string> text = detail::bounded_dump(value, scope.remaining_bytes());
+  if (!text) {
+    scope.stop(detail::StopReason::memory);
+    throw BudgetStopped{};
+  }
+  charge(text->size());
+  return std::move(*text);
+}
+
+// "64 MiB", "1536 KiB", "1000 bytes".
+std::string format_bytes(std::size_t bytes) {
+  constexpr std::size_t kib = 1024;
+  constexpr std::size_t mib = kib * 1024;
+  if (bytes >= mib && bytes % mib == 0) return std::to_string(bytes / mib) + " MiB";
+  if (bytes >= kib && bytes % kib == 0) return std::to_string(bytes / kib) + " KiB";
+  return std::to_string(bytes) + " bytes";
 }
 
 bool is_identifier(std::string_view name) {
@@ -288,6 +409,11 @@ std::shared_ptr<const Expression> Expression::compile(std::string_view source,
   if (source.find('\0') != std::string_view::npos) {
     throw ExpressionError("invalid jq expression " + quoted + ": it contains a NUL character");
   }
+  // The sandbox's own definitions (the unguarded builtins among them) are named __fp_...: a program
+  // that could call them would get around its budget.
+  if (source.find("__fp_") != std::string_view::npos) {
+    throw ExpressionError("invalid jq expression " + quoted + ": names starting with __fp_ are reserved");
+  }
   // Bind only the variables the source mentions: each bound variable is converted to a jq value on
   // every evaluation, and $workflow or $context can be large. A name that merely appears inside a
   // string literal is bound needlessly, which is harmless; an unmentioned one cannot be referenced.
@@ -300,10 +426,10 @@ std::shared_ptr<const Expression> Expression::compile(std::string_view source,
     }
     if (mentions_variable(source, name)) used.push_back(name);
   }
-  std::string header = ". as [$__fp_in, $ENV";
+  std::string header = ". as [$__fp_in, $ENV, $__fp_bytes_max";
   for (const std::string& name : used) header += ", $" + name;
-  header += "] | $__fp_in | (\n";
-  const std::string prefix = std::string(sandbox_prelude) + header;
+  header += "] |";
+  const std::string prefix = std::string(sandbox_prelude) + header + std::string(budget_prelude) + "$__fp_in | (\n";
   const std::string program = prefix + std::string(source) + "\n)";
   const int source_first_line = static_cast<int>(std::count(prefix.begin(), prefix.end(), '\n')) + 1;
 
@@ -322,13 +448,29 @@ std::shared_ptr<const Expression> Expression::compile(std::string_view source,
   return std::shared_ptr<const Expression>(new Expression(std::string(source), std::move(used), std::move(impl)));
 }
 
-nlohmann::json Expression::evaluate(const nlohmann::json& input, Bindings bindings) const {
+nlohmann::json Expression::evaluate(const nlohmann::json& input, Bindings bindings,
+                                   const EvaluationBudget& budget) const {
+  if (!detail::jq_interposition_active()) {
+    throw ExpressionError("jq expression `" + source_ +
+                          "` cannot run: libjq's allocations are not counted (see engine/src/jq_budget.hpp)");
+  }
+  detail::EvaluationScope scope(budget);
+  try {
+    return run(input, bindings, scope);
+  } catch (const BudgetStopped&) {
+  }
+  throw ExpressionError(stop_message(scope));
+}
+
+nlohmann::json Expression::run(const nlohmann::json& input, Bindings bindings, detail::EvaluationScope& scope) const {
+  check_budget();  // a control interrupted earlier fails every later evaluation at once
   // The arguments are fresh jq values shared with nothing, so they may be built before locking.
   // Everything that touches values owned by the jq_state (results may share the program's
   // constants, whose reference counts are not atomic) happens under the lock.
-  OwnedJv arguments(jv_array_sized(static_cast<int>(variables_.size()) + 2));
+  OwnedJv arguments(jv_array_sized(static_cast<int>(variables_.size()) + 3));
   arguments.reset(jv_array_append(arguments.release(), to_jv(input, 1)));
   arguments.reset(jv_array_append(arguments.release(), jv_null()));
+  arguments.reset(jv_array_append(arguments.release(), jv_number(static_cast<double>(scope.memory_bytes_max()))));
   for (const std::string& name : variables_) {
     jv value = jv_null();
     for (const Binding& binding : bindings) {
@@ -340,20 +482,42 @@ nlohmann::json Expression::evaluate(const nlohmann::json& input, Bindings bindin
     }
     arguments.reset(jv_array_append(arguments.release(), value));
   }
+  check_budget();
 
   std::lock_guard lock(mutex_);
   jq_start(impl_->jq, arguments.release(), 0);
-  OwnedJv result(jq_next(impl_->jq));
-  // Restart on null so the state does not keep the last input alive until the next evaluation.
+  const bool attached = scope.attach(impl_->jq);
+  OwnedJv result(attached ? jq_next(impl_->jq) : jv_invalid());
+  if (attached) scope.detach();
+  // Restart on null so the state does not keep the last input alive until the next evaluation; this
+  // also clears a halt.
   jq_start(impl_->jq, jv_null(), 0);
+  check_budget();
   if (jv_is_valid(result.get())) return from_jv(result.get(), 1);
   if (!jv_invalid_has_msg(jv_copy(result.get()))) return nullptr;  // the program produced no output
-  std::string message = describe_jv(jv_invalid_get_msg(result.release()));
+  std::string message = describe_error(jv_invalid_get_msg(result.release()));
   throw ExpressionError("jq expression `" + source_ + "` failed: " + message);
 }
 
-bool Expression::test(const nlohmann::json& input, Bindings bindings) const {
-  const json result = evaluate(input, bindings);
+std::string Expression::stop_message(const detail::EvaluationScope& scope) const {
+  const std::string prefix = "jq expression `" + source_ + "` ";
+  switch (scope.stop_reason()) {
+    case detail::StopReason::memory:
+      return prefix + "exceeded its memory budget of " + format_bytes(scope.memory_bytes_max());
+    case detail::StopReason::nesting:
+      return prefix + "nests values deeper than " + std::to_string(detail::value_depth_max) + " levels";
+    case detail::StopReason::interrupted:
+    case detail::StopReason::none:
+      break;
+  }
+  assert(scope.stop_reason() == detail::StopReason::interrupted);
+  const std::int64_t time_budget_ms = scope.control()->time_budget_ms();
+  if (time_budget_ms > 0) return prefix + "exceeded the step's time budget of " + std::to_string(time_budget_ms) + " ms";
+  return prefix + "was interrupted";
+}
+
+bool Expression::test(const nlohmann::json& input, Bindings bindings, const EvaluationBudget& budget) const {
+  const json result = evaluate(input, bindings, budget);
   return !(result.is_null() || (result.is_boolean() && !result.get<bool>()));
 }
 
@@ -410,11 +574,12 @@ ValueTemplate ValueTemplate::compile_expression(const nlohmann::json& value,
   return result;
 }
 
-nlohmann::json ValueTemplate::render(const nlohmann::json& input, Bindings bindings) const {
+nlohmann::json ValueTemplate::render(const nlohmann::json& input, Bindings bindings,
+                                    const EvaluationBudget& budget) const {
   if (expressions_.empty()) return raw_;
   // Slots are leaves (strings), so replacing one never moves another.
   json rendered = raw_;
-  for (const Slot& slot : expressions_) rendered[slot.pointer] = slot.expression->evaluate(input, bindings);
+  for (const Slot& slot : expressions_) rendered[slot.pointer] = slot.expression->evaluate(input, bindings, budget);
   return rendered;
 }
 

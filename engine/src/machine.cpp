@@ -252,9 +252,10 @@ Input input_from_event(const Event& event, const std::string& workflow_id) {
   return in;
 }
 
-Step apply(const Definition& definition, WorkflowState& state, const Input& input, const EngineLimits& limits) {
+Step apply(const Definition& definition, WorkflowState& state, const Input& input, const EngineLimits& limits,
+           EvaluationControl* control) {
   Step step;
-  detail::Machine machine(definition, state, limits, input.time_ms, step);
+  detail::Machine machine(definition, state, limits, control, input.time_ms, step);
   machine.handle(input);
   return step;
 }
@@ -262,8 +263,13 @@ Step apply(const Definition& definition, WorkflowState& state, const Input& inpu
 namespace detail {
 
 Machine::Machine(const Definition& definition, WorkflowState& state, const EngineLimits& limits,
-                 std::int64_t now_ms, Step& step)
-    : definition_(definition), state_(state), limits_(limits), now_ms_(now_ms), step_(step) {
+                 EvaluationControl* control, std::int64_t now_ms, Step& step)
+    : definition_(definition),
+      state_(state),
+      limits_(limits),
+      budget_{limits.expression_memory_bytes_max, control},
+      now_ms_(now_ms),
+      step_(step) {
   runtime_argument_ = json{{"name", "flightplan"}, {"version", "0.1.0"}};
 }
 
@@ -720,21 +726,21 @@ json Machine::evaluate(const ValueTemplate& value, const json& dot, const Node& 
   const json task = task_argument(scope);
   auto b = bindings(scope, output);
   b.push_back({"task", &task});
-  return value.render(dot, b);
+  return value.render(dot, b, budget_);
 }
 
 json Machine::evaluate(const Expression& expression, const json& dot, const Node& scope, const json* output) {
   const json task = task_argument(scope);
   auto b = bindings(scope, output);
   b.push_back({"task", &task});
-  return expression.evaluate(dot, b);
+  return expression.evaluate(dot, b, budget_);
 }
 
 bool Machine::test(const Expression& expression, const json& dot, const Node& scope, const json* output) {
   const json task = task_argument(scope);
   auto b = bindings(scope, output);
   b.push_back({"task", &task});
-  return expression.test(dot, b);
+  return expression.test(dot, b, budget_);
 }
 
 std::int64_t Machine::resolve_duration(const DurationSpec& spec, const Node& scope) {

@@ -21,7 +21,7 @@ using nlohmann::json;
 class Machine {
  public:
   Machine(const Definition& definition, WorkflowState& state, const EngineLimits& limits,
-          std::int64_t now_ms, Step& step);
+          EvaluationControl* control, std::int64_t now_ms, Step& step);
   void handle(const Input& input);
 
  private:
@@ -159,6 +159,7 @@ class Machine {
   const Definition& definition_;
   WorkflowState& state_;
   const EngineLimits& limits_;
+  EvaluationBudget budget_;  // every expression of this step: its memory budget and the step's control
   std::int64_t now_ms_;
   Step& step_;
   std::deque<Outcome> outcomes_;

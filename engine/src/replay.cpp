@@ -45,7 +45,8 @@ History History::from_json(const json& value) {
   return history;
 }
 
-ReplayResult replay(const Definition& definition, const History& history, const EngineLimits& limits) {
+ReplayResult replay(const Definition& definition, const History& history, const EngineLimits& limits,
+                    EvaluationControl* control) {
   ReplayResult result;
   std::vector<Event> produced;
   // Feed back exactly the inputs the history recorded, in order. Each accepted input's events are
@@ -63,7 +64,7 @@ ReplayResult replay(const Definition& definition, const History& history, const 
                                          std::to_string(recorded.seq)};
       return result;
     }
-    Step step = apply(definition, result.state, input_from_event(recorded, history.workflow_id), limits);
+    Step step = apply(definition, result.state, input_from_event(recorded, history.workflow_id), limits, control);
     for (Event& event : step.events) produced.push_back(std::move(event));
     const std::size_t limit = std::min(produced.size(), history.events.size());
     for (std::size_t i = at; i < limit; ++i) {
@@ -87,8 +88,9 @@ ReplayResult replay(const Definition& definition, const History& history, const 
   return result;
 }
 
-WorkflowState fold(const Definition& definition, const History& history, const EngineLimits& limits) {
-  ReplayResult result = replay(definition, history, limits);
+WorkflowState fold(const Definition& definition, const History& history, const EngineLimits& limits,
+                   EvaluationControl* control) {
+  ReplayResult result = replay(definition, history, limits, control);
   if (!result.ok())
     throw OperationError(ErrorCategory::conflict, "history does not replay: " + result.divergence->message);
   return std::move(result.state);

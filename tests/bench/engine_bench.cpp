@@ -10,6 +10,11 @@
 
 #include <benchmark/benchmark.h>
 
+extern "C" {
+#include <jq.h>
+#include <jv.h>
+}
+
 namespace {
 
 using namespace flightplan;
@@ -148,6 +153,51 @@ void BM_DeliverySagaInProcess(benchmark::State& bench) {
   bench.counters["events_per_workflow"] = static_cast<double>(events) / static_cast<double>(workflows);
 }
 BENCHMARK(BM_DeliverySagaInProcess);
+
+// One evaluation through Expression::evaluate: conversion of the input and variables, the sandbox and
+// budget preludes, the memory accounting, the result's conversion. Compare with BM_LibjqDirect (the
+// same program in bare libjq) and with the same benchmark built from an earlier commit
+// (docs/benchmarks.md, "Bounded expressions").
+const json bench_input = json{{"ownerId", "o-1"}, {"packageId", "p-1"}, {"deliveryId", "d-1"}};
+const json bench_result = json{{"ok", true}, {"droneId", "drone-001"}, {"n", 7}};
+
+void evaluate_bench(benchmark::State& bench, const std::string& source) {
+  const auto expression = engine::Expression::compile(source, {"input"});
+  const engine::Binding bindings[] = {{"input", &bench_input}};
+  for (auto _ : bench) benchmark::DoNotOptimize(expression->evaluate(bench_result, bindings));
+  bench.SetItemsProcessed(bench.iterations());
+}
+void BM_ExpressionMerge(benchmark::State& bench) { evaluate_bench(bench, "$input + {account: .}"); }
+BENCHMARK(BM_ExpressionMerge);
+void BM_ExpressionInterpolation(benchmark::State& bench) {
+  evaluate_bench(bench, "\"drone \\(.droneId) for \\($input.deliveryId) (\\(.n))\"");
+}
+BENCHMARK(BM_ExpressionInterpolation);
+void BM_ExpressionMultiply(benchmark::State& bench) { evaluate_bench(bench, ".n * 3 + 1"); }
+BENCHMARK(BM_ExpressionMultiply);
+void BM_ExpressionSelect(benchmark::State& bench) {
+  evaluate_bench(bench, "[$input | to_entries[] | select(.value | test(\"^[a-z]-1$\")) | .key] | sort");
+}
+BENCHMARK(BM_ExpressionSelect);
+
+// BM_ExpressionMerge's program in bare libjq: arguments built once, no prelude, no conversions.
+void BM_LibjqDirect(benchmark::State& bench) {
+  jq_state* jq = jq_init();
+  if (jq == nullptr || !jq_compile(jq, ". as [$in, $input] | $in | $input + {account: .}"))
+    throw std::runtime_error("cannot compile");
+  jv arguments = jv_parse(json::array({bench_result, bench_input}).dump().c_str());
+  for (auto _ : bench) {
+    jq_start(jq, jv_copy(arguments), 0);
+    jv result = jq_next(jq);
+    benchmark::DoNotOptimize(result);
+    jv_free(result);
+  }
+  jq_start(jq, jv_null(), 0);
+  jv_free(arguments);
+  jq_teardown(&jq);
+  bench.SetItemsProcessed(bench.iterations());
+}
+BENCHMARK(BM_LibjqDirect);
 
 }  // namespace
 

@@ -166,7 +166,9 @@ BOOST_AUTO_TEST_CASE(orchestrator_killed_with_200_workflows_in_flight) {
 // them after the visibility window and the same attempt finishes (no timeout, no retry needed).
 BOOST_AUTO_TEST_CASE(worker_killed_mid_task_is_redelivered) {
   testing::RedisServer redis;
-  Cluster cluster(redis.url(), 4.0);  // drone.schedule's startToClose PT10S: 2.5 s of real time
+  // drone.schedule's startToClose PT10S: 5 s of real time, enough for the lease to lapse (0.4 s) and
+  // the spare to start and run it on a busy CI machine.
+  Cluster cluster(redis.url(), 2.0);
   auto server = cluster.start_server("s1");
   auto services = cluster.start_worker("services", "account,package,transport,delivery");
   auto slow = cluster.start_worker(
@@ -186,7 +188,7 @@ BOOST_AUTO_TEST_CASE(worker_killed_mid_task_is_redelivered) {
   slow->kill9();
   auto spare = cluster.start_worker("spare", "drone", {"--visibility-ms", "400"});
 
-  const auto finals = cluster.await_final(ids, 90);
+  const auto finals = cluster.await_final(ids, 180);
   int drone_deliveries = 0;
   std::set<std::string> booking_ids;
   check_all_completed(cluster, finals, drone_deliveries, booking_ids);

@@ -264,6 +264,9 @@ Process::Process(World& world, int slot_, int generation_, std::int64_t skew_ms)
   o.consumer = name() + "/orchestrator";
   o.block_ms = 0;
   o.visibility_ms = world.swarm().visibility_ms;
+  // The time budget is watched on the wall clock, which a seed must not depend on; the definitions
+  // simulated here hold no runaway expression, and the memory budget (deterministic) still applies.
+  o.expression_time_budget_ms = 0;
   orchestrator = std::make_unique<runtime::Orchestrator>(store, definitions, clock, o);
   runtime::WorkerSettings w;
   w.consumer = name();

@@ -136,7 +136,10 @@ struct Harness {
       auto problem = faults.parse_and_add(inject);
       BOOST_REQUIRE_MESSAGE(!problem, problem.value_or(""));
     }
-    runtime = std::make_unique<memory::LocalRuntime>(registry, faults, clock);
+    // No wall-clock budget: a replay test's history must not depend on how busy the machine is.
+    memory::RuntimeLimits limits;
+    limits.expression_time_budget_ms = 0;
+    runtime = std::make_unique<memory::LocalRuntime>(registry, faults, clock, limits);
   }
 
   // Starts and runs to the end (or a limit); returns the record after checking replay.

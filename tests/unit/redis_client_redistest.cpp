@@ -477,7 +477,9 @@ BOOST_AUTO_TEST_CASE(aof_everysec_survives_a_clean_restart) {
 }
 
 BOOST_AUTO_TEST_CASE(without_aof_a_restart_loses_data) {
-  RedisServer server;  // the control case: proves the tests above really read from the AOF
+  RedisServerOptions options;  // the control case: proves the tests above really read from the AOF
+  options.appendonly = false;
+  RedisServer server(options);
   Client client(settings_for(server.url()));
   client.command({"SET", "key", "gone"});
   server.restart();

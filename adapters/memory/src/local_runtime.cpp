@@ -42,6 +42,7 @@ LocalRuntime::LocalRuntime(activities::ActivityRegistry& registry, activities::F
   runtime::OrchestratorSettings orchestration;
   orchestration.consumer = "local-orchestrator";
   orchestration.block_ms = 0;
+  orchestration.expression_time_budget_ms = limits.expression_time_budget_ms;
   orchestrator_ = std::make_unique<runtime::Orchestrator>(store_, definitions_, clock_, orchestration);
   runtime::WorkerSettings work;
   work.queues = queues_;

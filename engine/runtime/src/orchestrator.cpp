@@ -71,7 +71,7 @@ StartResult Orchestrator::start(const StartRequest& request) {
   StartResult result;
   engine::Input start = engine::Input::start(request.id, request.input, clock_.now_ms());
   start.id = request.correlation_id;
-  engine::Step step = engine::apply(*definition, result.state, start, settings_.limits);
+  engine::Step step = apply(*definition, result.state, start);
   const auto outcomes =
       store_.commit({engine::Commit{request.id, 0, &result.state, &step.events, &step.commands, digest}});
   if (outcomes.at(0) == CommitOutcome::committed) {
@@ -123,6 +123,14 @@ std::optional<engine::Input> dead_letter_replacement(const engine::QueuedInput& 
   }
 }
 
+engine::Step Orchestrator::apply(const engine::Definition& definition, engine::WorkflowState& state,
+                                 const engine::Input& input) {
+  engine::EvaluationControl control(settings_.expression_time_budget_ms);
+  ExpressionWatchdog& watchdog = settings_.watchdog != nullptr ? *settings_.watchdog : ExpressionWatchdog::shared();
+  const ExpressionWatchdog::Armed armed = watchdog.arm(control, settings_.expression_time_budget_ms);
+  return engine::apply(definition, state, input, settings_.limits, &control);
+}
+
 void Orchestrator::remember_failure(const std::string& workflow_id, const std::string& error) {
   constexpr std::size_t remembered_max = 1000;
   std::lock_guard lock(failures_mutex_);
@@ -155,7 +163,7 @@ std::vector<engine::QueuedInput> Orchestrator::process_one_by_one(const std::str
         }
         const engine::DefinitionPtr definition = definitions_.find(stored->state.name, stored->state.version);
         engine::WorkflowState state = std::move(stored->state);
-        const engine::Step step = engine::apply(*definition, state, queued.input, settings_.limits);
+        const engine::Step step = apply(*definition, state, queued.input);
         if (step.events.empty()) {  // stale
           settled.push_back(queued);
           break;
@@ -227,7 +235,7 @@ std::size_t Orchestrator::run_once(std::int64_t block_ms) {
       w.state = std::move(stored->state);
       w.expected_version = stored->version;
       for (const auto& queued : w.inputs) {
-        engine::Step step = engine::apply(*definition, w.state, queued.input, settings_.limits);
+        engine::Step step = apply(*definition, w.state, queued.input);
         w.events.insert(w.events.end(), step.events.begin(), step.events.end());
         w.commands.insert(w.commands.end(), step.commands.begin(), step.commands.end());
       }

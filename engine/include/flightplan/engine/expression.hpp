@@ -6,8 +6,16 @@
 // Determinism: programs are compiled with jq's clock, environment and I/O builtins (`now`, `env`,
 // `$ENV`, `input`, `inputs`, `debug`, `stderr`, `input_filename`, `halt`, `halt_error`, ...) replaced
 // by definitions that raise an error, so an expression is a pure function of its arguments.
+//
+// Budgets: every evaluation runs under a memory budget (deterministic: the same program and input
+// always count the same bytes) and may be stopped from another thread through an EvaluationControl
+// (the runtime's time budget). A runaway expression fails with an ExpressionError, never takes the
+// process down and never keeps its thread. docs/engine.md, "Bounded expressions", says how.
 #include <nlohmann/json.hpp>
 
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -31,6 +39,48 @@ class ExpressionError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+namespace detail {
+class EvaluationScope;
+}
+
+// The memory one evaluation may use unless told otherwise (EngineLimits::expression_memory_bytes_max).
+inline constexpr std::size_t expression_memory_bytes_max_default = std::size_t{64} << 20;
+
+// Stops evaluations from another thread: the runtime arms one per step with its time budget
+// (runtime::ExpressionWatchdog) and passes it to engine::apply. The engine reads no clock: it only
+// reacts to interrupt().
+class EvaluationControl {
+ public:
+  // `time_budget_ms` is what the error message reports when interrupt() is called; 0 reports a plain
+  // interruption.
+  explicit EvaluationControl(std::int64_t time_budget_ms = 0) noexcept : time_budget_ms_(time_budget_ms) {}
+  EvaluationControl(const EvaluationControl&) = delete;
+  EvaluationControl& operator=(const EvaluationControl&) = delete;
+
+  // Callable from any thread at any time, idempotent. The evaluation running under this control
+  // stops at its next jq instruction (or at the next check inside a long builtin) with an
+  // ExpressionError, and every later evaluation under this control fails at once.
+  void interrupt() noexcept;
+  bool interrupted() const noexcept { return interrupted_.load(std::memory_order_acquire); }
+  std::int64_t time_budget_ms() const noexcept { return time_budget_ms_; }
+
+ private:
+  friend class detail::EvaluationScope;
+  std::atomic<bool> interrupted_{false};
+  // Guards running_ and halted_. libjq's jq_halt() asserts that it is called once per run, and the
+  // evaluating thread (memory budget) and another thread (interrupt) may both want to call it.
+  std::mutex mutex_;
+  void* running_ = nullptr;  // the jq_state evaluating under this control, if any
+  bool halted_ = false;      // jq_halt() was called on running_
+  std::int64_t time_budget_ms_;
+};
+
+// The limits of one evaluation.
+struct EvaluationBudget {
+  std::size_t memory_bytes_max = expression_memory_bytes_max_default;
+  EvaluationControl* control = nullptr;  // optional: lets another thread interrupt the evaluation
+};
+
 // The variables every expression may use (the DSL's runtime expression arguments).
 // Scoped variables (a `for` loop's `each`/`at`, a `catch`'s `as`) are added by the compiler.
 inline constexpr std::string_view standard_variables[] = {"context", "input",   "output", "task",
@@ -49,17 +99,20 @@ class Expression {
 
   // Evaluates against `input`. Variables not present in `bindings` are bound to null. Returns the
   // first value the program produces, or null when it produces none. Throws ExpressionError when
-  // evaluation raises an error (message names the expression).
-  nlohmann::json evaluate(const nlohmann::json& input, Bindings bindings) const;
+  // evaluation raises an error, exceeds `budget` or is interrupted (the message names the expression).
+  // The input, the variables and the result count against the memory budget too.
+  nlohmann::json evaluate(const nlohmann::json& input, Bindings bindings, const EvaluationBudget& budget = {}) const;
 
   // True when the first produced value is truthy in jq's sense (anything but false and null).
-  bool test(const nlohmann::json& input, Bindings bindings) const;
+  bool test(const nlohmann::json& input, Bindings bindings, const EvaluationBudget& budget = {}) const;
 
   const std::string& source() const { return source_; }
 
  private:
   struct Impl;
   Expression(std::string source, std::vector<std::string> variables, std::unique_ptr<Impl> impl);
+  nlohmann::json run(const nlohmann::json& input, Bindings bindings, detail::EvaluationScope& scope) const;
+  std::string stop_message(const detail::EvaluationScope& scope) const;
   std::string source_;
   std::vector<std::string> variables_;
   std::unique_ptr<Impl> impl_;
@@ -89,7 +142,8 @@ class ValueTemplate {
   static ValueTemplate compile_expression(const nlohmann::json& value,
                                           const std::vector<std::string>& variables);
 
-  nlohmann::json render(const nlohmann::json& input, Bindings bindings) const;
+  // Each expression is evaluated under `budget` (its own memory budget, the shared control).
+  nlohmann::json render(const nlohmann::json& input, Bindings bindings, const EvaluationBudget& budget = {}) const;
   bool is_constant() const { return expressions_.empty(); }
   const nlohmann::json& raw() const { return raw_; }
 

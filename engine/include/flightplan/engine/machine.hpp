@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -125,14 +126,22 @@ struct EngineLimits {
   // are not undone), and how long a closing workflow waits for them to report.
   std::size_t abandoned_attempts_max = 100;
   std::int64_t abandoned_wait_ms = 60'000;
+  // Memory one jq evaluation may use, its input and result included. Deterministic, so part of what
+  // replay must match: a history replays only under the budget it was recorded with.
+  std::size_t expression_memory_bytes_max = expression_memory_bytes_max_default;
 };
 
 // Applies one input. `state` is updated in place; on an exception (an engine bug: invariant broken)
 // the caller must discard it. A start input on a non-pending state, or any other input on a pending
 // or finished one, is not accepted; the one exception is a retry, which re-opens a faulted or
 // compensation_failed workflow (docs/engine.md, "Operator controls").
+//
+// `control`, when given, lets another thread stop the step's expressions (the runtime's time budget):
+// once interrupted, the expression running fails, and so does every later one of this apply; the
+// engine turns those failures into the workflow's usual expression fault. Precondition: no other
+// apply uses `control` at the same time.
 Step apply(const Definition& definition, WorkflowState& state, const Input& input,
-           const EngineLimits& limits = {});
+           const EngineLimits& limits = {}, EvaluationControl* control = nullptr);
 
 // Is this event type the record of an input? (Replay feeds exactly these back.)
 bool is_input_event(std::string_view type);

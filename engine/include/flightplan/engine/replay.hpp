@@ -40,9 +40,14 @@ struct ReplayResult {
   bool ok() const { return !divergence; }
 };
 
-ReplayResult replay(const Definition& definition, const History& history, const EngineLimits& limits = {});
+// `control` is passed to every apply of the replay: a history whose step faulted on its time budget
+// replays identically only when the same budget stops the same expression again (docs/engine.md,
+// "Bounded expressions").
+ReplayResult replay(const Definition& definition, const History& history, const EngineLimits& limits = {},
+                    EvaluationControl* control = nullptr);
 
 // Rebuilds the state from a history without comparing (the fold). Throws on divergence.
-WorkflowState fold(const Definition& definition, const History& history, const EngineLimits& limits = {});
+WorkflowState fold(const Definition& definition, const History& history, const EngineLimits& limits = {},
+                   EvaluationControl* control = nullptr);
 
 }  // namespace flightplan::engine

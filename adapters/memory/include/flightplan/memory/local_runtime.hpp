@@ -32,6 +32,10 @@ using runtime::Clock;
 struct RuntimeLimits {
   std::int64_t steps_max = 1'000'000;                           // scheduling rounds of one run()
   std::int64_t virtual_span_ms_max = 366LL * 24 * 3600 * 1000;  // run() stops past this much time
+  // Wall-clock time the expressions of one step may take (OrchestratorSettings). 0: none. Replay
+  // tests set 0 so that their histories do not depend on the machine's speed (the memory budget,
+  // which is deterministic, still holds).
+  std::int64_t expression_time_budget_ms = 250;
 };
 
 // One workflow as the store keeps it.

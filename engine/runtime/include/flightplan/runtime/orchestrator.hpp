@@ -12,6 +12,7 @@
 #include "flightplan/engine/store.hpp"
 #include "flightplan/runtime/clock.hpp"
 #include "flightplan/runtime/definitions.hpp"
+#include "flightplan/runtime/expression_watchdog.hpp"
 #include "flightplan/runtime/observer.hpp"
 
 #include <atomic>
@@ -31,7 +32,11 @@ struct OrchestratorSettings {
   std::int64_t visibility_ms = 10'000;      // after this, a claimed but unacknowledged input moves on
   int conflict_retries_max = 5;             // reload-and-reapply rounds before giving the input back
   int deliveries_max = 5;                   // an input handed out more often goes to the dead letters
-  engine::EngineLimits limits;
+  engine::EngineLimits limits;  // expression_memory_bytes_max is the memory budget of each evaluation
+  // Time all the expressions of one step (one engine::apply) may take together; past it the step's
+  // workflow faults (docs/engine.md, "Bounded expressions"). 0: no time budget.
+  std::int64_t expression_time_budget_ms = 250;
+  ExpressionWatchdog* watchdog = nullptr;  // null: ExpressionWatchdog::shared(); must outlive the orchestrator
   RuntimeObserver* observer = nullptr;  // optional: workflows started and finished; must outlive the orchestrator
 };
 
@@ -77,6 +82,8 @@ class Orchestrator {
   // Moves an input delivered too often to the dead letters with its replacement.
   void set_aside(const engine::QueuedInput& queued);
   void remember_failure(const std::string& workflow_id, const std::string& error);
+  // engine::apply under the settings' limits and the step's time budget.
+  engine::Step apply(const engine::Definition& definition, engine::WorkflowState& state, const engine::Input& input);
 
   engine::WorkflowStore& store_;
   const DefinitionRegistry& definitions_;
