@@ -535,10 +535,13 @@ SimulationResult World::run() {
     }
     idle = 0;
     const std::optional<std::int64_t> next = next_due_ms();
-    // While tasks are in progress, time moves in thirds of a lease so their workers get to renew.
+    // While tasks are in progress, time moves by up to a third of a lease, so their workers get to
+    // renew and tasks mostly take seconds, as real ones do (a fixed third made most attempts overrun
+    // their start-to-close deadline and left little but timeouts to test).
     bool busy = false;
     for (const auto& process : processes_) busy = busy || (process && !process->in_progress.empty());
-    std::int64_t target = clock_.now_ms() + (busy ? std::max<std::int64_t>(1, swarm_.lease_ms / 3) : swarm_.lease_ms);
+    std::int64_t target =
+        clock_.now_ms() + (busy ? random_.between(1, std::max<std::int64_t>(1, swarm_.lease_ms / 3)) : swarm_.lease_ms);
     if (next && *next > clock_.now_ms()) target = std::min(target, *next);
     if (!calm_ && target > start_ms + storm_ms) target = start_ms + storm_ms;
     clock_.wait_until(std::max(target, clock_.now_ms() + 1));
