@@ -13,6 +13,7 @@
 #include "../support/redis_server.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -158,21 +159,27 @@ BOOST_AUTO_TEST_CASE(two_orchestrators_and_faults_finish_many_workflows) {
 namespace {
 
 // A long activity for heartbeat tests: runs `run_ms` of real time in 100 ms slices and heartbeats
-// after each slice when `beat` is true.
+// after each slice when `beat` is true; stops early when a heartbeat says so, and records how long
+// it ran.
 class SlowActivity final : public activities::Activity {
  public:
   activities::ActivityResult execute(const activities::ActivityRequest& request,
                                      activities::ActivityHost& host) override {
     const std::int64_t run_ms = request.arguments.value("run_ms", std::int64_t{0});
     const bool beat = request.arguments.value("beat", false);
-    for (std::int64_t elapsed_ms = 0; elapsed_ms < run_ms; elapsed_ms += 100) {
+    std::int64_t elapsed_ms = 0;
+    while (elapsed_ms < run_ms) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      if (beat) host.heartbeat(json{{"done_ms", elapsed_ms + 100}});
+      elapsed_ms += 100;
+      if (beat && host.heartbeat(json{{"done_ms", elapsed_ms}}) == activities::Heartbeat::stop) {
+        stopped_after_ms = elapsed_ms;
+        return activities::ActivityResult::fail("https://example.test/stopped", 499, "Stopped");
+      }
     }
     return activities::ActivityResult::success(json{{"ran_ms", run_ms}});
   }
+  std::atomic<std::int64_t> stopped_after_ms{-1};
 };
-
 constexpr const char* slow_workflow = R"(
 document: {dsl: '1.0.0', namespace: test, name: slow, version: '1.0.0'}
 do:
@@ -186,9 +193,16 @@ do:
         startToClose: PT1M
 )";
 
+struct SlowRun {
+  engine::WorkflowState state;
+  std::vector<std::string> types;
+  std::int64_t stopped_after_ms = -1;  // how long the activity ran before a heartbeat stopped it
+};
+
 // Runs the slow workflow on real time (scale 1: heartbeat deadlines are real seconds) and returns
-// its final state and event types.
-std::pair<engine::WorkflowState, std::vector<std::string>> run_slow(bool beat) {
+// its final state and event types. With `cancel_after_start`, the workflow is cancelled once its
+// activity has started.
+SlowRun run_slow(bool beat, std::int64_t run_ms = 2500, bool cancel_after_start = false) {
   testing::RedisServer server;
   redis::RedisStoreSettings settings;
   settings.pool.client.url = server.url();
@@ -198,7 +212,8 @@ std::pair<engine::WorkflowState, std::vector<std::string>> run_slow(bool beat) {
   runtime::DefinitionRegistry definitions{yaml::source_loader(), clock};
   definitions.add(testing::compile_yaml(slow_workflow, "slow.yaml"));
   activities::ActivityRegistry registry;
-  registry.add("test.slow", std::make_shared<SlowActivity>());
+  const auto slow = std::make_shared<SlowActivity>();
+  registry.add("test.slow", slow);
   runtime::Orchestrator orchestrator(store, definitions, clock, runtime::OrchestratorSettings{});
   runtime::Supervisor supervisor(store, clock, runtime::SupervisorSettings{});
   runtime::WorkerSettings w;
@@ -209,21 +224,37 @@ std::pair<engine::WorkflowState, std::vector<std::string>> run_slow(bool beat) {
   orchestrator.start_thread();
   supervisor.start_thread();
   workers.start_threads();
-  orchestrator.start({"slow", "", "slow-1", json{{"run_ms", 2500}, {"beat", beat}}, ""});
-  engine::WorkflowState final_state;
-  for (int i = 0; i < 200; ++i) {
+  orchestrator.start({"slow", "", "slow-1", json{{"run_ms", run_ms}, {"beat", beat}}, ""});
+  const auto history_types = [&] {
+    std::vector<std::string> types;
+    for (const auto& event : static_cast<engine::WorkflowStore&>(store).history("slow-1")) types.push_back(event.type);
+    return types;
+  };
+  if (cancel_after_start) {
+    for (int i = 0; i < 200; ++i) {
+      const auto types = history_types();
+      if (std::find(types.begin(), types.end(), "activity_started") != types.end()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    store.enqueue_input("slow-1", engine::Input::cancel("test", clock.now_ms()));
+  }
+  SlowRun result;
+  for (int i = 0; i < 400; ++i) {
     if (auto stored = store.load("slow-1"); stored && engine::is_final(stored->state.status)) {
-      final_state = stored->state;
+      result.state = stored->state;
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+  // A cancelled attempt's worker learns it at its next heartbeat: wait (bounded) for the activity.
+  for (int i = 0; cancel_after_start && slow->stopped_after_ms < 0 && i < 100; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   workers.stop();
   supervisor.stop();
   orchestrator.stop();
-  std::vector<std::string> types;
-  for (const auto& event : static_cast<engine::WorkflowStore&>(store).history("slow-1")) types.push_back(event.type);
-  return {final_state, types};
+  result.types = history_types();
+  result.stopped_after_ms = slow->stopped_after_ms;
+  return result;
 }
 
 }  // namespace
@@ -231,7 +262,7 @@ std::pair<engine::WorkflowState, std::vector<std::string>> run_slow(bool beat) {
 // 2.5 s of work against a 1 s heartbeat deadline: it finishes only because the worker forwards the
 // activity's heartbeats, and exactly one attempt runs (the task is not redelivered).
 BOOST_AUTO_TEST_CASE(heartbeats_keep_a_long_activity_alive) {
-  const auto [state, types] = run_slow(true);
+  const auto [state, types, stopped_after_ms] = run_slow(true);
   BOOST_TEST(engine::to_string(state.status) == "completed");
   BOOST_TEST(state.output == (json{{"ran_ms", 2500}}));
   BOOST_TEST(std::count(types.begin(), types.end(), "activity_heartbeat") >= 3);
@@ -240,11 +271,21 @@ BOOST_AUTO_TEST_CASE(heartbeats_keep_a_long_activity_alive) {
 
 // The same activity without heartbeats misses the deadline: the test above can fail.
 BOOST_AUTO_TEST_CASE(a_silent_long_activity_times_out) {
-  const auto [state, types] = run_slow(false);
+  const auto [state, types, stopped_after_ms] = run_slow(false);
   BOOST_TEST(engine::to_string(state.status) == "faulted");
   // Every attempt (the default retry policy makes several) timed out on its heartbeat deadline.
   const auto attempts = std::count(types.begin(), types.end(), "activity_started");
   BOOST_TEST(attempts >= 1);
   BOOST_TEST(std::count(types.begin(), types.end(), "activity_timed_out") == attempts);
   BOOST_TEST(std::count(types.begin(), types.end(), "activity_heartbeat") == 0);
+}
+
+// Cancelling the workflow cancels its running attempt: the activity learns it at its next
+// heartbeat and stops long before its 20 s of work, and its late answer changes nothing.
+BOOST_AUTO_TEST_CASE(a_cancelled_attempt_learns_it_at_its_next_heartbeat) {
+  const auto [state, types, stopped_after_ms] = run_slow(true, 20'000, true);
+  BOOST_TEST(engine::to_string(state.status) == "cancelled");
+  BOOST_TEST(stopped_after_ms >= 0, "the activity was never told to stop");
+  BOOST_TEST(stopped_after_ms < 10'000, "the activity ran " << stopped_after_ms << " ms before it stopped");
+  BOOST_TEST(std::count(types.begin(), types.end(), "activity_completed") == 0);
 }

@@ -31,7 +31,10 @@ class RecordingHost : public activities::ActivityHost {
     }
     return result;
   }
-  void heartbeat(const nlohmann::json& details) override { heartbeats.push_back(details); }
+  activities::Heartbeat heartbeat(const nlohmann::json& details) override {
+    heartbeats.push_back(details);
+    return activities::Heartbeat::carry_on;
+  }
 
   std::vector<SentSignal> signals;
   std::vector<nlohmann::json> heartbeats;

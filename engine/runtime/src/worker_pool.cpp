@@ -21,13 +21,24 @@ struct RunningTask {
   const TaskRun* run = nullptr;
   std::int64_t last_heartbeat_ms = 0;
   bool heartbeat_sent = false;
+  activities::Heartbeat verdict = activities::Heartbeat::carry_on;  // what the last renewal said
 };
 thread_local RunningTask running_task;
+
+std::string_view lease_name(LeaseState lease) {
+  switch (lease) {
+    case LeaseState::held: return "held";
+    case LeaseState::lost: return "lost";
+    case LeaseState::cancelled: return "cancelled";
+    case LeaseState::superseded: return "superseded";
+  }
+  return "?";
+}
 
 // Clears the thread's running task however finish() leaves.
 class RunningTaskScope {
  public:
-  explicit RunningTaskScope(const TaskRun& run) { running_task = RunningTask{&run, 0, false}; }
+  explicit RunningTaskScope(const TaskRun& run) { running_task = RunningTask{&run, 0, false, activities::Heartbeat::carry_on}; }
   ~RunningTaskScope() { running_task = RunningTask{}; }
   RunningTaskScope(const RunningTaskScope&) = delete;
   RunningTaskScope& operator=(const RunningTaskScope&) = delete;
@@ -223,12 +234,13 @@ void WorkerPool::observe(const TaskRun& run, TaskOutcome outcome, double seconds
   if (settings_.observer != nullptr) settings_.observer->activity_observed(run.task.activity, to_string(outcome), seconds);
 }
 
-void WorkerPool::heartbeat(const json& details) {
+activities::Heartbeat WorkerPool::heartbeat(const json& details) {
   RunningTask& running = running_task;
-  if (running.run == nullptr) return;
+  if (running.run == nullptr) return activities::Heartbeat::carry_on;
   const engine::ActivityTask& task = running.run->task;
   const std::int64_t now_ms = clock_.now_ms();
-  if (running.heartbeat_sent && now_ms - running.last_heartbeat_ms < settings_.heartbeat_throttle_ms) return;
+  if (running.heartbeat_sent && now_ms - running.last_heartbeat_ms < settings_.heartbeat_throttle_ms)
+    return running.verdict;
   Input beat;
   beat.type = Input::Type::activity_heartbeat;
   beat.activity_id = task.activity_id;
@@ -236,14 +248,24 @@ void WorkerPool::heartbeat(const json& details) {
   beat.payload = details;
   beat.time_ms = now_ms;
   try {
+    // The renewal answers whether the attempt is still this worker's and still wanted.
     const LeaseState lease = store_.renew_task(task, settings_.lease_ms);
-    if (lease == LeaseState::held) store_.enqueue_input(task.workflow_id, beat);
+    if (lease == LeaseState::held) {
+      store_.enqueue_input(task.workflow_id, beat);
+    } else {
+      running.verdict = activities::Heartbeat::stop;
+      log(LogLevel::info, "activity told to stop",
+          {{"workflow_id", task.workflow_id}, {"activity", task.activity}, {"attempt", task.attempt},
+           {"lease", std::string(lease_name(lease))}});
+    }
     running.last_heartbeat_ms = now_ms;
     running.heartbeat_sent = true;
   } catch (const std::exception& e) {
+    // The store did not answer: the activity carries on; its lease says later whether it may report.
     log(LogLevel::warn, "heartbeat not sent",
         {{"workflow_id", task.workflow_id}, {"activity", task.activity}, {"error", e.what()}});
   }
+  return running.verdict;
 }
 
 std::size_t WorkerPool::run_once(const std::string& queue, const std::string& consumer) {

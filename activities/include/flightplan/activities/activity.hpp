@@ -69,6 +69,16 @@ struct ActivityResult {
   friend bool operator==(const ActivityResult&, const ActivityResult&) = default;
 };
 
+// What a heartbeat tells the activity that sent it.
+enum class Heartbeat {
+  carry_on,
+  // The attempt was cancelled (its workflow was cancelled, or the attempt timed out) or this worker
+  // lost its task to another: stop as soon as possible. Whatever the activity returns is not
+  // reported; an effect it already made is undone by its workflow (docs/engine.md, "Abandoned
+  // attempts").
+  stop,
+};
+
 // What the host offers an activity while it runs: heartbeats from a long-running activity. (Signals
 // leave through ActivityResult::signals.)
 class ActivityHost {
@@ -76,9 +86,13 @@ class ActivityHost {
   virtual ~ActivityHost() = default;
   // Called by an activity while it runs, from the thread that runs it: "still alive", with optional
   // progress details. The host extends the attempt's heartbeat deadline (and keeps its task from
-  // being redelivered to another worker). Hosts may throttle; calling it often is cheap. A host
-  // that runs activities instantly (the simulation) ignores it.
-  virtual void heartbeat(const nlohmann::json& details) { (void)details; }
+  // being redelivered to another worker), and answers whether the attempt is still wanted. Hosts
+  // may throttle (a throttled call repeats the last answer); calling it often is cheap. A host that
+  // runs activities instantly (the simulation) always answers carry_on.
+  virtual Heartbeat heartbeat(const nlohmann::json& details) {
+    (void)details;
+    return Heartbeat::carry_on;
+  }
 };
 
 class Activity {

@@ -100,7 +100,7 @@ class WorkerPool final : public activities::ActivityHost {
   // runs and sends an activity_heartbeat input (throttled). Outside a task it does nothing. A store
   // error is logged, not thrown: the activity goes on, and if heartbeats keep failing its heartbeat
   // deadline decides.
-  void heartbeat(const nlohmann::json& details) override;
+  activities::Heartbeat heartbeat(const nlohmann::json& details) override;
 
  private:
   // Reports `result` for `run` (fenced); false when the lease moved on.
