@@ -6,6 +6,7 @@
 // what is wrong, never a 500). Workflows here use definitions registered through the API.
 #include "../support/cluster.hpp"
 #include "../support/redis_server.hpp"
+#include "flightplan/redis/client.hpp"
 #include "api_client.hpp"
 
 #include <sys/wait.h>
@@ -238,6 +239,44 @@ BOOST_AUTO_TEST_CASE(a_server_without_tokens_refuses_to_start_unless_told) {
   BOOST_TEST(anonymous.get("/api/v1/workflows/counts").status == 200);
 }
 
+// "Acknowledged" means durable: a server refuses a Redis without the append-only file or one that may
+// evict keys, naming the setting, unless told to accept the risk.
+BOOST_AUTO_TEST_CASE(a_server_refuses_a_redis_that_may_lose_acknowledged_work) {
+  Deployment& d = deployment();
+  testing::RedisServerOptions unsafe_options;
+  unsafe_options.appendonly = false;
+  testing::RedisServer unsafe(unsafe_options);
+  testing::Cluster cluster{unsafe.url(), 20.0};
+  std::vector<std::string> args{"server"};
+  for (const auto& arg : cluster.common_args("server-unsafe")) args.push_back(arg);
+  args.insert(args.end(), {"--port", "0", "--no-auth"});
+  const auto refused_with = [&](const std::string& name) {
+    testing::ChildProcess refused(testing::flightplan_binary(), args, d.dir.path() + "/" + name + ".log");
+    for (int i = 0; i < 200 && refused.running(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    BOOST_REQUIRE(!refused.running());
+    BOOST_TEST(WEXITSTATUS(*refused.exit_status()) == 2);
+    return refused.log();
+  };
+  const std::string no_aof = refused_with("no-aof");
+  BOOST_TEST(no_aof.find("appendonly is off") != std::string::npos, no_aof);
+  BOOST_TEST(no_aof.find("--allow-unsafe-redis") != std::string::npos, no_aof);
+
+  redis::ClientSettings settings;
+  settings.url = unsafe.url();
+  redis::Client admin(settings);
+  admin.command({"CONFIG", "SET", "appendonly", "yes"});
+  admin.command({"CONFIG", "SET", "maxmemory-policy", "allkeys-lru"});
+  const std::string evicting = refused_with("evicting");
+  BOOST_TEST(evicting.find("maxmemory-policy") != std::string::npos, evicting);
+  BOOST_TEST(evicting.find("appendonly is off") == std::string::npos, evicting);
+
+  args.push_back("--allow-unsafe-redis");
+  testing::ChildProcess accepted(testing::flightplan_binary(), args, d.dir.path() + "/accepted.log");
+  BOOST_TEST(accepted.wait_for_log("\"msg\":\"listening\"", 20'000).has_value(), accepted.log_tail());
+  BOOST_TEST(accepted.log().find("starting on an unsafe Redis") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(definitions_registered_on_one_server_run_on_the_other) {
   const HttpResponse created = dev().send("POST", "/api/v1/definitions", waiter_yaml, "application/yaml");
   BOOST_TEST(created.status == 201, created.body);
@@ -273,6 +312,39 @@ BOOST_AUTO_TEST_CASE(definitions_registered_on_one_server_run_on_the_other) {
   BOOST_TEST(invalid.json().value("detail", "").rfind(errors[0].get<std::string>(), 0) == 0u);
   expect_problem(dev().send("POST", "/api/v1/definitions", waiter_yaml, "application/json"), 415, "YAML");
   expect_problem(dev(viewer_token).get("/api/v1/definitions/nothing-like-it"), 404, "'nothing-like-it'");
+}
+
+// A definition whose expression never ends (or grows without bound) faults its own workflows with a
+// clear error; the starts answer, ordinary workflows started after them complete, and the server
+// stays ready (issue 8: four such starts used to take every HTTP handler thread).
+BOOST_AUTO_TEST_CASE(runaway_expressions_fault_their_own_workflows_and_the_server_stays_ready) {
+  const std::vector<std::pair<std::string, std::string>> runaways = {
+      {"runaway-recursion", "${ def f: f; f }"},
+      {"runaway-range", "${ [range(1e9)] }"},
+      {"runaway-until", "${ 0 | until(false; . + 1) }"},
+      {"runaway-string", "${ \"x\" * 1e9 }"},
+  };
+  for (const auto& [name, expression] : runaways) {
+    register_definition("document:\n  dsl: '1.0.0'\n  namespace: test\n  name: " + name +
+                        "\n  version: '1.0.0'\ndo:\n  - spin:\n      set:\n        value: '" + expression + "'\n");
+    for (int i = 0; i < 2; ++i) start(i == 0 ? dev() : server_b(), name, name + "-" + std::to_string(i));
+  }
+  register_definition(waiter_yaml);
+  start(dev(), "waiter", "after-runaways");
+  BOOST_TEST(dev(std::nullopt).get("/readyz").status == 200);
+  BOOST_TEST(server_b(std::nullopt).get("/readyz").status == 200);
+  for (const auto& [name, expression] : runaways) {
+    for (int i = 0; i < 2; ++i) {
+      const json view = await_view(name + "-" + std::to_string(i), 30, is_final);
+      BOOST_TEST(view.at("status") == "faulted", view.dump());
+      const std::string detail = view.at("error").value("detail", "");
+      BOOST_TEST((detail.find("budget") != std::string::npos && detail.find("jq expression") != std::string::npos),
+                 name << ": " << detail);
+      BOOST_TEST(view.at("error").value("instance", "") == "/do/0/spin", view.dump());
+    }
+  }
+  BOOST_TEST(dev().post("/api/v1/workflows/after-runaways/signals/go", "{}").status == 202);
+  BOOST_TEST(await_view("after-runaways", 30, is_final).at("status") == "completed");
 }
 
 BOOST_AUTO_TEST_CASE(list_search_pages_and_counts) {
