@@ -202,7 +202,8 @@ struct SlowRun {
 // Runs the slow workflow on real time (scale 1: heartbeat deadlines are real seconds) and returns
 // its final state and event types. With `cancel_after_start`, the workflow is cancelled once its
 // activity has started.
-SlowRun run_slow(bool beat, std::int64_t run_ms = 2500, bool cancel_after_start = false) {
+SlowRun run_slow(bool beat, std::int64_t run_ms = 2500, bool cancel_after_start = false,
+                 const char* workflow_yaml = slow_workflow) {
   testing::RedisServer server;
   redis::RedisStoreSettings settings;
   settings.pool.client.url = server.url();
@@ -210,7 +211,7 @@ SlowRun run_slow(bool beat, std::int64_t run_ms = 2500, bool cancel_after_start 
   redis::RedisStore store(settings);
   runtime::SystemClock clock;
   runtime::DefinitionRegistry definitions{yaml::source_loader(), clock};
-  definitions.add(testing::compile_yaml(slow_workflow, "slow.yaml"));
+  definitions.add(testing::compile_yaml(workflow_yaml, "slow.yaml"));
   activities::ActivityRegistry registry;
   const auto slow = std::make_shared<SlowActivity>();
   registry.add("test.slow", slow);
@@ -219,7 +220,8 @@ SlowRun run_slow(bool beat, std::int64_t run_ms = 2500, bool cancel_after_start 
   runtime::WorkerSettings w;
   w.queues = {"test"};
   w.heartbeat_throttle_ms = 300;
-  w.lease_ms = 1500;  // shorter than the run: only heartbeats keep the task from a second delivery
+  w.lease_ms = 1500;  // shorter than the run: only renewals keep the task from a second delivery
+  w.threads_per_queue = 2;  // a second claimer, ready to take a task whose lease lapsed
   runtime::WorkerPool workers(store, registry, activities::FaultInjector(1), clock, w);
   orchestrator.start_thread();
   supervisor.start_thread();
@@ -278,6 +280,25 @@ BOOST_AUTO_TEST_CASE(a_silent_long_activity_times_out) {
   BOOST_TEST(attempts >= 1);
   BOOST_TEST(std::count(types.begin(), types.end(), "activity_timed_out") == attempts);
   BOOST_TEST(std::count(types.begin(), types.end(), "activity_heartbeat") == 0);
+}
+
+// The same long activity without heartbeats and without a heartbeat deadline: the worker's lease
+// keeper renews its task while it runs, so the second worker thread never takes it over.
+BOOST_AUTO_TEST_CASE(a_long_silent_activity_keeps_its_lease) {
+  constexpr const char* silent_workflow = R"(
+document: {dsl: '1.0.0', namespace: test, name: slow, version: '1.0.0'}
+do:
+  - work:
+      call: test.slow
+      with:
+        run_ms: ${ .run_ms }
+        beat: false
+      timeouts:
+        startToClose: PT1M
+)";
+  const auto [state, types, stopped_after_ms] = run_slow(false, 4'000, false, silent_workflow);
+  BOOST_TEST(engine::to_string(state.status) == "completed");
+  BOOST_TEST(std::count(types.begin(), types.end(), "activity_started") == 1);
 }
 
 // Cancelling the workflow cancels its running attempt: the activity learns it at its next

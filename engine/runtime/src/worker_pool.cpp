@@ -106,7 +106,12 @@ std::vector<TaskRun> WorkerPool::claim(const std::string& queue, const std::stri
   for (engine::ActivityTask& task :
        store_.claim_tasks(queue, consumer, settings_.batch_max, block_ms, settings_.lease_ms)) {
     if (task.deliveries > settings_.deliveries_max) {
-      set_aside(task);
+      // A superseded attempt shares its key with the retry that replaced it: fencing the key would
+      // fail the retry. Nobody needs its outcome, so it simply goes.
+      if (task.superseded)
+        store_.drop_task(task);
+      else
+        set_aside(task);
       continue;
     }
     runs.push_back(TaskRun{std::move(task), {}, 0});
@@ -205,6 +210,18 @@ TaskOutcome WorkerPool::finish(TaskRun& run) {
   activities::ActivityResult result;
   {
     const RunningTaskScope scope(run);
+    {
+      const std::lock_guard lock(leases_mutex_);
+      running_tasks_.emplace(&run, run.task);
+    }
+    struct Unregister {
+      WorkerPool& pool;
+      const TaskRun* run;
+      ~Unregister() {
+        const std::lock_guard lock(pool.leases_mutex_);
+        pool.running_tasks_.erase(run);
+      }
+    } unregister{*this, &run};
     activities::Activity* activity = registry_.find(run.task.activity);
     try {
       result = activity == nullptr
@@ -307,8 +324,35 @@ std::size_t WorkerPool::run_once(const std::string& queue, const std::string& co
   return runs.size();
 }
 
+void WorkerPool::keep_leases() {
+  const auto period = std::chrono::milliseconds(std::max<std::int64_t>(1, settings_.lease_ms / 3));
+  std::unique_lock lock(leases_mutex_);
+  while (keeper_running_) {
+    keeper_wake_.wait_for(lock, period, [this] { return !keeper_running_; });
+    if (!keeper_running_) break;
+    std::vector<engine::ActivityTask> tasks;
+    for (const auto& entry : running_tasks_) tasks.push_back(entry.second);
+    lock.unlock();
+    for (const engine::ActivityTask& task : tasks) {
+      try {
+        // The answer matters only to the worker, which checks its lease again before reporting.
+        store_.renew_task(task, settings_.lease_ms);
+      } catch (const std::exception& e) {
+        log(LogLevel::warn, "lease not renewed",
+            {{"workflow_id", task.workflow_id}, {"activity", task.activity}, {"error", e.what()}});
+      }
+    }
+    lock.lock();
+  }
+}
+
 void WorkerPool::start_threads() {
   if (running_.exchange(true)) return;
+  {
+    const std::lock_guard lock(leases_mutex_);
+    keeper_running_ = true;
+  }
+  keeper_ = std::thread([this] { keep_leases(); });
   for (const std::string& queue : settings_.queues) {
     for (int i = 0; i < settings_.threads_per_queue; ++i) {
       const std::string consumer = settings_.consumer + "/" + queue + "/" + std::to_string(i);
@@ -336,6 +380,13 @@ void WorkerPool::stop() {
   for (auto& thread : threads_)
     if (thread.joinable()) thread.join();
   threads_.clear();
+  // Only now: a draining worker's running activity keeps its lease until it finishes.
+  {
+    const std::lock_guard lock(leases_mutex_);
+    keeper_running_ = false;
+  }
+  keeper_wake_.notify_all();
+  if (keeper_.joinable()) keeper_.join();
 }
 
 }  // namespace flightplan::runtime

@@ -73,9 +73,9 @@ struct ActivityResult {
 enum class Heartbeat {
   carry_on,
   // The attempt was cancelled (its workflow was cancelled, or the attempt timed out) or this worker
-  // lost its task to another: stop as soon as possible. Whatever the activity returns is not
-  // reported; an effect it already made is undone by its workflow (docs/engine.md, "Abandoned
-  // attempts").
+  // lost its task to another: stop as soon as possible. What the activity then returns changes
+  // nothing in its workflow (a stale outcome, or one the lease fence refuses), except that an
+  // effect it already made is undone (docs/engine.md, "Abandoned attempts and late results").
   stop,
 };
 

@@ -19,6 +19,9 @@
 #include "flightplan/runtime/observer.hpp"
 
 #include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -108,6 +111,10 @@ class WorkerPool final : public activities::ActivityHost {
   TaskOutcome fence(const TaskRun& run);
   void set_aside(const engine::ActivityTask& task);
   void observe(const TaskRun& run, TaskOutcome outcome, double seconds);
+  // The lease keeper's loop (a thread of start_threads()): renews the lease of every task whose
+  // activity is running, every third of a lease, so a long activity that never heartbeats keeps its
+  // task. Runs until stop() has joined the workers.
+  void keep_leases();
 
   engine::WorkflowStore& store_;
   activities::ActivityRegistry& registry_;
@@ -116,6 +123,12 @@ class WorkerPool final : public activities::ActivityHost {
   WorkerSettings settings_;
   std::atomic<bool> running_{false};
   std::vector<std::thread> threads_;
+  // Tasks whose activity runs now, by run; what the lease keeper renews.
+  std::mutex leases_mutex_;
+  std::condition_variable keeper_wake_;
+  std::map<const TaskRun*, engine::ActivityTask> running_tasks_;
+  bool keeper_running_ = false;  // guarded by leases_mutex_
+  std::thread keeper_;
 };
 
 // The outcome input of an attempt for `result` at `now_ms`.
