@@ -229,6 +229,8 @@ struct Roles {
   std::unique_ptr<rest::WorkflowApi> workflow_api;
   std::unique_ptr<rest::DefinitionApi> definition_api;
   std::unique_ptr<rest::OperationsApi> operations_api;
+  std::unique_ptr<rest::FleetApi> fleet_api;
+  std::unique_ptr<rest::DeadLetterApi> dead_letter_api;
   std::unique_ptr<http::HttpServer> http_server;
 };
 
@@ -237,6 +239,7 @@ struct Context {
   std::string instance;
   engine::WorkflowStore& store;
   redis::RedisStore* redis_store;
+  activities::ServiceStore& service_store;
   runtime::Clock& clock;
   runtime::DefinitionRegistry& definitions;
   activities::ActivityRegistry& activity_registry;
@@ -288,10 +291,12 @@ void start_http(Roles& roles, const Context& context) {
       std::make_unique<rest::DefinitionApi>(rest::DefinitionApi{context.definitions, context.clock});
   roles.operations_api = std::make_unique<rest::OperationsApi>(
       rest::OperationsApi{context.metrics, context.store, context.clock});
+  roles.fleet_api = std::make_unique<rest::FleetApi>(rest::FleetApi{context.service_store, context.clock});
+  roles.dead_letter_api = std::make_unique<rest::DeadLetterApi>(rest::DeadLetterApi{context.store});
   redis::RedisStore* redis_store = context.redis_store;
-  http::Router router =
-      build_router(ApiRoutes{*roles.workflow_api, *roles.definition_api, *roles.operations_api,
-                             [redis_store] { return redis_store == nullptr || redis_store->ping(); }});
+  http::Router router = build_router(ApiRoutes{
+      *roles.workflow_api, *roles.definition_api, *roles.operations_api, *roles.fleet_api,
+      *roles.dead_letter_api, [redis_store] { return redis_store == nullptr || redis_store->ping(); }});
   if (context.authorizer) router.set_authorizer(context.authorizer);
   http::HttpServerSettings http_settings;
   http_settings.address = options.address;
@@ -348,6 +353,8 @@ http::Router build_router(const ApiRoutes& routes) {
                                 routes.workflows.new_workflow_id});
   rest::add_definition_routes(router, routes.definitions);
   rest::add_operations_routes(router, routes.operations);
+  rest::add_fleet_routes(router, routes.fleet);
+  rest::add_dead_letter_routes(router, routes.dead_letters);
   dashboard::add_dashboard_routes(router);
   return router;
 }
@@ -398,7 +405,7 @@ int serve_command(const ServeOptions& options) {
   starter_settings.consumer = instance + "/api";
   starter_settings.observer = &metrics;
   runtime::Orchestrator starter(*store, definitions, clock, starter_settings);  // serves start requests
-  const Context context{options,     instance,          *store,  redis_store, clock,
+  const Context context{options,     instance,          *store,  redis_store, *service_store,       clock,
                         definitions, activity_registry, metrics, starter,     std::move(authorizer)};
   Roles roles;
   try {

@@ -3,7 +3,9 @@
 // (activity workers) and `flightplan dev` (all of them in one process, with a private redis-server
 // unless --redis is given). They run until SIGINT/SIGTERM, then drain.
 #include "flightplan/http/router.hpp"
+#include "flightplan/rest/dead_letter_api.hpp"
 #include "flightplan/rest/definition_api.hpp"
+#include "flightplan/rest/fleet_api.hpp"
 #include "flightplan/rest/operations_api.hpp"
 #include "flightplan/rest/workflow_api.hpp"
 
@@ -57,6 +59,8 @@ struct ApiRoutes {
   rest::WorkflowApi& workflows;
   rest::DefinitionApi& definitions;
   rest::OperationsApi& operations;
+  rest::FleetApi& fleet;
+  rest::DeadLetterApi& dead_letters;
   std::function<bool()> readiness;
 };
 

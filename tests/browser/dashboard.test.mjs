@@ -1,8 +1,10 @@
 // The dashboard in a real browser: starts `flightplan dev --store memory` on a free port, drives
 // Debian's Chromium with playwright-core, and checks the live pages against real workflows:
 // a delivery reaches `completed` on its page with its graph coloured, a second one is cancelled from
-// its page and ends `compensated` (or `cancelled`), the overview counts and filters them, and the
-// definitions page shows the graph, the YAML and registration errors. Screenshots go to the
+// its page and ends `compensated` (or `cancelled`), the overview counts and filters them, the
+// definitions page shows the graph, the YAML and registration errors, the fleet shows the drone a
+// third delivery holds, and the fleet and dead-letter views render fixture answers (and a failing
+// one's problem detail) served in place of the API's. Screenshots go to the
 // artifacts folder. The server is killed by its PID at the end, also when a step fails.
 //
 // Usage: FLIGHTPLAN_BINARY=build/api/flightplan node tests/browser/dashboard.test.mjs
@@ -324,6 +326,91 @@ async function run() {
       await page.waitForSelector('[data-testid="definition-registered"]');
       await page.click('[data-testid="definition-registered"] a');
       await page.waitForSelector('[data-testid="definition-page"] [data-testid="graph-task"][data-ref$="/greet"]');
+    });
+
+    const flightId = `browser-fleet-${Date.now().toString(36)}`;
+    await step(page, 'the fleet lists the ten drones and the one a delivery in flight holds, linked to it', async () => {
+      await page.click('[data-testid="nav-fleet"]');
+      await page.waitForSelector('[data-testid="nav-fleet"].active');
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid="drone-row"]').length === 10);
+      await page.waitForFunction(() => document.querySelector('[data-testid="fleet-available"]')?.textContent === '10');
+      await api('POST', '/api/v1/workflows', { workflow: 'delivery', id: flightId, input: deliveryInput(flightId) });
+      const row = `[data-testid="drone-row"][data-state="assigned"]:has([data-testid="drone-delivery"][href="#/workflows/${flightId}"])`;
+      await page.waitForSelector(row, { timeout: COMPLETION_TIMEOUT_MS });
+      check((await page.textContent('[data-testid="fleet-assigned"]')) === '1', 'one drone is assigned');
+      check(/\d+\.\d{5}, -?\d+\.\d{5}/.test(await page.textContent(`${row} [data-testid="drone-location"]`)), 'the drone has a location');
+      await shot(page, 'fleet-live');
+      await page.click(`${row} [data-testid="drone-delivery"]`);
+      await page.waitForSelector('[data-testid="workflow-page"]');
+      check((await page.textContent('[data-testid="workflow-id"]')) === flightId, 'the delivery links to its workflow');
+    });
+
+    const fixture = (name) => readFileSync(path.join(SOURCE_DIR, 'tests/browser/fixtures', name), 'utf8');
+    await step(page, 'the fleet view renders every field of a fleet (fixture)', async () => {
+      await page.route(`${baseUrl}/api/v1/fleet`, (route) => route.fulfill({ contentType: 'application/json', body: fixture('fleet.json') }));
+      await page.goto(`${baseUrl}/dashboard#/fleet`);
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid="drone-row"]').length === 3);
+      check((await page.textContent('[data-testid="fleet-available"]')) === '1', 'available count');
+      check((await page.textContent('[data-testid="fleet-assigned"]')) === '2', 'assigned count');
+      check((await page.textContent('[data-testid="fleet-as-of"]')).includes('2026-11-21 10:03:00.000Z'), 'the time of the answer');
+      const flying = '[data-testid="drone-row"][data-id="drone-002"]';
+      check((await page.getAttribute(`${flying} [data-testid="drone-delivery"]`, 'href')) === '#/workflows/fixture-delivery-1', 'the delivery links to its workflow');
+      check((await page.textContent(`${flying} [data-testid="drone-stage"]`)) === 'HeadedToDropoff (plan 2)', 'stage and re-plan');
+      check((await page.textContent(`${flying} [data-testid="drone-pickup-eta"]`)) === '2026-11-21 10:02:00.000Z 1 min 00 s ago', 'pickup ETA, relative to the answer');
+      check((await page.textContent(`${flying} [data-testid="drone-delivery-eta"]`)) === '2026-11-21 10:04:30.000Z in 1 min 30 s', 'delivery ETA, relative to the answer');
+      check((await page.textContent(`${flying} [data-testid="drone-location"]`)) === '47.62213, -122.34762 · 120 m', 'location');
+      const idle = '[data-testid="drone-row"][data-id="drone-001"]';
+      check((await page.textContent(`${idle} td:nth-child(3)`)) === '—', 'an available drone has no delivery');
+      check((await page.textContent(`${idle} [data-testid="drone-state"]`)) === 'available', 'state');
+      // Markup in a value is shown as text, never parsed.
+      check((await page.$$('[data-testid="fleet-table"] img')).length === 0, 'no element from a value');
+      check((await page.textContent('[data-testid="drone-row"][data-id="drone-003"] [data-testid="drone-delivery"]')) === '<img src=x onerror=alert(1)>', 'the id as text');
+      await shot(page, 'fleet-fixture');
+      await page.unroute(`${baseUrl}/api/v1/fleet`);
+    });
+
+    await step(page, 'a fleet the server cannot read shows the problem detail', async () => {
+      await page.route(`${baseUrl}/api/v1/fleet`, (route) => route.fulfill({
+        status: 503, contentType: 'application/problem+json',
+        body: JSON.stringify({ type: 'https://flightplan.dev/problems/unavailable', title: 'Service unavailable', status: 503,
+                               detail: 'the drone service store is unavailable: connection refused', instance: '/api/v1/fleet' }),
+      }));
+      await page.goto(`${baseUrl}/dashboard#/fleet`);
+      await page.waitForSelector('[data-testid="fleet-error"]:not([hidden])');
+      const text = await page.textContent('[data-testid="fleet-error"]');
+      check(text === 'The fleet could not be loaded: the drone service store is unavailable: connection refused', `error line (${text})`);
+      await page.unroute(`${baseUrl}/api/v1/fleet`);
+      await page.waitForSelector('[data-testid="fleet-error"][hidden]', { state: 'attached' });
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid="drone-row"]').length === 10);
+    });
+
+    await step(page, 'the dead letters: none on this server, then every field of a page (fixture)', async () => {
+      await page.click('[data-testid="nav-dead-letters"]');
+      await page.waitForSelector('[data-testid="dead-letters-empty"]');
+      check((await page.textContent('[data-testid="dead-letters-total"]')) === '0 kept', 'nothing kept');
+      const letters = `${baseUrl}/api/v1/dead-letters?limit=100`;
+      await page.route(letters, (route) => route.fulfill({ contentType: 'application/json', body: fixture('dead-letters.json') }));
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid="dead-letter-row"]').length === 2, null,
+                                 { timeout: UI_TIMEOUT_MS });
+      check((await page.textContent('[data-testid="dead-letters-total"]')) === '250 kept; the newest 2 shown', 'total and page');
+      const task = '[data-testid="dead-letter-row"][data-kind="task"]';
+      check((await page.textContent(`${task} [data-testid="dead-letter-kind"]`)) === 'task', 'kind');
+      check((await page.getAttribute(`${task} [data-testid="dead-letter-workflow"]`, 'href')) === '#/workflows/fixture-delivery-1', 'workflow link');
+      check((await page.textContent(`${task} [data-testid="dead-letter-reason"]`)).startsWith('drone.schedule was handed out 6 times'), 'reason');
+      check((await page.textContent(`${task} [data-testid="dead-letter-deliveries"]`)) === '6', 'deliveries');
+      check((await page.textContent(`${task} td:first-child`)) === '2026-11-21 10:03:00.000Z', 'time');
+      check(!(await page.isVisible(`${task} [data-testid="dead-letter-entry-json"]`)), 'the entry starts collapsed');
+      await page.click(`${task} [data-testid="dead-letter-entry"] summary`);
+      await page.waitForSelector(`${task} [data-testid="dead-letter-entry-json"]`, { state: 'visible' });
+      check(JSON.parse(await page.textContent(`${task} [data-testid="dead-letter-entry-json"]`)).idempotency_key === 'fixture-delivery-1/7', 'the entry as JSON');
+      // The next polls bring the same page: the opened entry stays open.
+      await page.waitForTimeout(2500);
+      check(await page.isVisible(`${task} [data-testid="dead-letter-entry-json"]`), 'still open after a poll');
+      const input = '[data-testid="dead-letter-row"][data-kind="input"]';
+      await page.click(`${input} [data-testid="dead-letter-entry"] summary`);
+      check((await page.textContent(`${input} [data-testid="dead-letter-entry-json"]`)) === '{not json', 'an unreadable entry as its text');
+      await shot(page, 'dead-letters-fixture');
+      await page.unroute(letters);
     });
 
     await step(page, 'the page fits a narrow screen', async () => {

@@ -7,7 +7,9 @@ import { test } from 'node:test';
 import {
   Throughput, allowedActions, deriveTaskStates, eventCategory, filtersToQuery, parseFilters,
 } from '../../api/dashboard/web/model.js';
-import { formatDuration, formatRate, formatTime, previewJson } from '../../api/dashboard/web/format.js';
+import {
+  formatDuration, formatLocation, formatRate, formatRelative, formatTime, previewJson,
+} from '../../api/dashboard/web/format.js';
 
 const root = new URL('../../', import.meta.url);
 const history = (name) => JSON.parse(readFileSync(new URL(`tests/replay/${name}`, root), 'utf8'));
@@ -89,4 +91,16 @@ test('formatting', () => {
   assert.equal(previewJson({ a: 'x'.repeat(200) }, 20).length, 20);
   assert.equal(eventCategory('activity_failed'), 'failure');
   assert.equal(eventCategory('compensation_started'), 'compensation');
+});
+
+test('locations and ETAs as the fleet shows them', () => {
+  assert.equal(formatLocation({ latitude: 47.6205, longitude: -122.3493, altitude: 0 }), '47.62050, -122.34930 · 0 m');
+  assert.equal(formatLocation({ latitude: 47.62213, longitude: -122.34762, altitude: 119.6 }), '47.62213, -122.34762 · 120 m');
+  assert.equal(formatLocation({ latitude: 1, longitude: 2 }), '1.00000, 2.00000');
+  for (const bad of [undefined, null, {}, { latitude: '47', longitude: 2 }, { latitude: NaN, longitude: 0 }]) {
+    assert.equal(formatLocation(bad), '—');
+  }
+  const as_of_ms = Date.parse('2026-11-21T10:03:00.000Z');
+  assert.equal(formatRelative('2026-11-21T10:04:30.000Z', as_of_ms), 'in 1 min 30 s');
+  assert.equal(formatRelative('2026-11-21T10:02:00.000Z', as_of_ms), '1 min 00 s ago');
 });

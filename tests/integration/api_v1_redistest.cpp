@@ -11,8 +11,6 @@
 
 #include <sys/wait.h>
 
-#include <fstream>
-
 using namespace flightplan;
 using nlohmann::json;
 using testing::HttpResponse;
@@ -62,23 +60,12 @@ do:
       retry: once
 )";
 
-std::string write_token_file(const std::string& dir) {
-  const std::string path = dir + "/tokens";
-  std::ofstream out(path);
-  out << "# test tokens\noperator " << operator_token << " e2e operator\nviewer " << viewer_token
-      << " e2e viewer\n";
-  out.close();
-  std::filesystem::permissions(path,
-                               std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
-  return path;
-}
-
 // A redis-server, `flightplan dev` (all roles, flaky bench.undo) and `flightplan server`, all with
 // the same tokens; started by the first test that needs them.
 struct Deployment {
   testing::RedisServer redis;
   testing::TempDir dir;
-  std::string tokens = write_token_file(dir.path());
+  std::string tokens = testing::write_token_file(dir.path(), operator_token, viewer_token);
   testing::Cluster cluster{redis.url(), 20.0};
   testing::ServerHandle dev =
       cluster.start_dev("dev-a", {"--auth-file", tokens, "--inject", "bench.undo:fail=0.6", "--seed", "7",
@@ -92,45 +79,14 @@ Deployment& deployment() {
   return *instance;
 }
 
-std::optional<std::string> bearer(const std::optional<std::string>& token) {
-  if (!token) return std::nullopt;
-  return "Bearer " + *token;
-}
-
-struct Client {
-  std::uint16_t port;
-  std::optional<std::string> token = operator_token;
-
-  HttpResponse send(const std::string& method, const std::string& target, const std::string& body = "",
-                    const std::string& content_type = "application/json",
-                    testing::HeaderFields headers = {}) const {
-    if (const auto authorization = bearer(token)) headers.emplace_back("Authorization", *authorization);
-    return testing::api_request(port,
-                                testing::ApiRequest{method, target, body, content_type, std::move(headers)});
-  }
-  HttpResponse get(const std::string& target) const { return send("GET", target); }
-  HttpResponse post(const std::string& target, const std::string& body = "") const {
-    return send("POST", target, body);
-  }
-};
+using Client = testing::TokenClient;
+using testing::expect_problem;
 
 Client dev(std::optional<std::string> token = operator_token) {
   return Client{deployment().dev.port, std::move(token)};
 }
 Client server_b(std::optional<std::string> token = operator_token) {
   return Client{deployment().server.port, std::move(token)};
-}
-
-void expect_problem(const HttpResponse& response, int status, const std::string& detail_part) {
-  BOOST_TEST(response.status == status,
-             "expected " << status << ", got " << response.status << ": " << response.body);
-  BOOST_TEST(response.header("content-type") == "application/problem+json", response.header("content-type"));
-  const json problem = response.json();
-  BOOST_REQUIRE_MESSAGE(problem.is_object(), "not a JSON object: " + response.body);
-  BOOST_TEST(problem.value("status", 0) == status, problem.dump());
-  const std::string detail = problem.value("detail", "");
-  BOOST_TEST(detail.find(detail_part) != std::string::npos,
-             "detail '" << detail << "' lacks '" << detail_part << "'");
 }
 
 // Registers `yaml` through the dev process (201 the first time, 200 after).

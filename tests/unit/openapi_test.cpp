@@ -6,6 +6,7 @@
 // operation answers something.
 #include "../../api/cli/serve.hpp"
 #include "flightplan/http/problem.hpp"
+#include "flightplan/memory/memory_service_store.hpp"
 #include "flightplan/memory/memory_store.hpp"
 #include "flightplan/yaml/source_loader.hpp"
 #include "flightplan/rest/operations_api.hpp"
@@ -36,8 +37,11 @@ struct Server {
   rest::WorkflowApi workflows{orchestrator, store, clock, [] { return std::string("wf-1"); }};
   rest::DefinitionApi definition_api{definitions, clock};
   rest::OperationsApi operations{metrics, store, clock};
-  http::Router router =
-      cli::build_router(cli::ApiRoutes{workflows, definition_api, operations, [] { return true; }});
+  memory::MemoryServiceStore services;
+  rest::FleetApi fleet{services, clock};
+  rest::DeadLetterApi dead_letters{store};
+  http::Router router = cli::build_router(
+      cli::ApiRoutes{workflows, definition_api, operations, fleet, dead_letters, [] { return true; }});
 };
 
 json document() { return json::parse(rest::openapi_document()); }

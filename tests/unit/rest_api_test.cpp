@@ -1,13 +1,16 @@
 #define BOOST_TEST_MODULE rest_api
-// API v1 without sockets: the workflow, definition and operations routes called through
+// API v1 without sockets: the workflow, definition, operations, fleet and dead-letter routes called through
 // handle_request() on the in-process store, with an orchestrator run by hand (run_once) on a manual
 // clock. Every bad request must be a 4xx problem naming what is wrong; every control must reach the
 // engine and change the workflow as docs/api.md says.
 #include "flightplan/engine/duration.hpp"
 #include "flightplan/http/problem.hpp"
+#include "flightplan/memory/memory_service_store.hpp"
 #include "flightplan/memory/memory_store.hpp"
 #include "flightplan/yaml/source_loader.hpp"
+#include "flightplan/rest/dead_letter_api.hpp"
 #include "flightplan/rest/definition_api.hpp"
+#include "flightplan/rest/fleet_api.hpp"
 #include "flightplan/rest/operations_api.hpp"
 #include "flightplan/rest/workflow_api.hpp"
 #include "flightplan/metrics/metrics.hpp"
@@ -72,6 +75,9 @@ struct Api {
   rest::WorkflowApi workflows;
   rest::DefinitionApi definition_api{definitions, clock};
   rest::OperationsApi operations{metrics, store, clock};
+  memory::MemoryServiceStore services;
+  rest::FleetApi fleet{services, clock};
+  rest::DeadLetterApi dead_letters{store};
   http::Router router;
 
   Api()
@@ -84,6 +90,8 @@ struct Api {
     rest::add_workflow_routes(router, workflows);
     rest::add_definition_routes(router, definition_api);
     rest::add_operations_routes(router, operations);
+    rest::add_fleet_routes(router, fleet);
+    rest::add_dead_letter_routes(router, dead_letters);
   }
 
   static runtime::OrchestratorSettings settings(metrics::Metrics& metrics) {
@@ -523,4 +531,60 @@ BOOST_AUTO_TEST_CASE(metrics_are_prometheus_text) {
         "# TYPE flightplan_http_request_duration_seconds histogram"}) {
     BOOST_TEST(response.body.find(line) != std::string::npos, "no '" << line << "' in\n" << response.body);
   }
+}
+
+BOOST_AUTO_TEST_CASE(the_fleet_lists_every_drone_at_the_api_clock) {
+  Api api;
+  api.clock.advance(90'000);
+  const http::Response response = api.get("/api/v1/fleet");
+  BOOST_REQUIRE_MESSAGE(response.status == 200, response.body);
+  const json fleet = body(response);
+  BOOST_TEST(fleet.at("drones").size() == 10u);
+  BOOST_TEST(fleet.at("drones").at(0).at("droneId") == "drone-001");
+  BOOST_TEST(fleet.at("available") == 10);
+  BOOST_TEST(fleet.at("assigned") == 0);
+  BOOST_TEST(fleet.at("as_of") == engine::format_timestamp(testing::start_ms + 90'000));
+  expect_problem(api.get("/api/v1/fleet?state=assigned"), 400,
+                 "unknown query parameter 'state' (expected none)");
+}
+
+BOOST_AUTO_TEST_CASE(the_fleet_view_counts_each_state) {
+  const json drones = json::array({{{"droneId", "drone-001"}, {"state", "available"}},
+                                   {{"droneId", "drone-002"}, {"state", "assigned"}, {"deliveryId", "d-1"}},
+                                   {{"droneId", "drone-003"}, {"state", "assigned"}, {"deliveryId", "d-2"}}});
+  const json view = rest::fleet_view(drones, testing::start_ms);
+  BOOST_TEST(view.at("drones") == drones);
+  BOOST_TEST(view.at("available") == 1);
+  BOOST_TEST(view.at("assigned") == 2);
+  BOOST_TEST(view.at("as_of") == "2026-11-21T00:00:00.000Z");
+}
+
+BOOST_AUTO_TEST_CASE(dead_letters_come_newest_first_within_a_bounded_limit) {
+  Api api;
+  BOOST_TEST(body(api.get("/api/v1/dead-letters")) == (json{{"total", 0}, {"items", json::array()}}));
+  api.start("dl-1");
+  for (const std::string signal : {"first", "second"}) {
+    api.clock.advance(1000);
+    api.store.enqueue_input("dl-1", engine::Input::signal(signal, json::object(), api.clock.now_ms()));
+    const std::vector<engine::QueuedInput> claimed = api.store.claim_inputs("test", 1, 0, 60'000);
+    BOOST_REQUIRE(claimed.size() == 1u);
+    api.store.dead_letter_input(claimed[0], "poison " + signal, std::nullopt);
+  }
+  const json page = body(api.get("/api/v1/dead-letters?limit=1"));
+  BOOST_TEST(page.at("total") == 2);
+  BOOST_REQUIRE(page.at("items").size() == 1u);
+  const json& newest = page.at("items").at(0);
+  BOOST_TEST(newest.at("kind") == "input");
+  BOOST_TEST(newest.at("workflow_id") == "dl-1");
+  BOOST_TEST(newest.at("reason") == "poison second");
+  BOOST_TEST(newest.at("deliveries") == 1);
+  BOOST_TEST(newest.at("entry").at("name") == "second", newest.dump());
+  BOOST_TEST(newest.at("time") == engine::format_timestamp(testing::start_ms + 2000));
+  BOOST_TEST(newest.at("time_ms") == testing::start_ms + 2000);
+  BOOST_TEST(body(api.get("/api/v1/dead-letters")).at("items").size() == 2u);
+  for (const std::string limit : {"0", "1001", "ten", "-1", "99999999999999999999"})
+    expect_problem(api.get("/api/v1/dead-letters?limit=" + limit), 400,
+                   "query parameter 'limit' must be an integer from 1 to 1000, not '" + limit + "'");
+  expect_problem(api.get("/api/v1/dead-letters?cursor=x"), 400,
+                 "unknown query parameter 'cursor' (expected limit)");
 }

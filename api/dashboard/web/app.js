@@ -5,6 +5,8 @@ import { h, replaceChildren, setText } from './dom.js';
 import { mountOverview } from './overview.js';
 import { mountWorkflow } from './workflow.js';
 import { mountDefinitions } from './definitions.js';
+import { mountFleet } from './fleet.js';
+import { mountDeadLetters } from './deadletters.js';
 
 // Calls `tick` now and then every `interval_ms` after the previous call finished (never two at
 // once). Pauses while the tab is hidden and catches up as soon as it is visible again.
@@ -120,6 +122,8 @@ const views = [
   { match: (p) => p.length === 0, mount: mountOverview, nav: 'overview' },
   { match: (p) => p[0] === 'workflows' && p.length === 2, mount: mountWorkflow, nav: 'overview' },
   { match: (p) => p[0] === 'definitions' && p.length <= 3, mount: mountDefinitions, nav: 'definitions' },
+  { match: (p) => p[0] === 'fleet' && p.length === 1, mount: mountFleet, nav: 'fleet' },
+  { match: (p) => p[0] === 'dead-letters' && p.length === 1, mount: mountDeadLetters, nav: 'dead-letters' },
 ];
 
 let cleanup = null;

@@ -59,6 +59,14 @@ export function formatRate(per_second) {
   return String(Math.round(per_second));
 }
 
+// A position {latitude, longitude, altitude?} as "47.62150, -122.34800 · 120 m"; "—" when it is not one.
+export function formatLocation(location) {
+  const { latitude, longitude, altitude } = location ?? {};
+  if (!Number.isFinite(latitude) || !Number.isFinite(longitude)) return '—';
+  const text = `${latitude.toFixed(5)}, ${longitude.toFixed(5)}`;
+  return Number.isFinite(altitude) ? `${text} · ${Math.round(altitude)} m` : text;
+}
+
 export function formatCount(n) {
   return typeof n === 'number' ? n.toLocaleString('en-US') : '—';
 }

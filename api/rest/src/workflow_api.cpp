@@ -4,6 +4,7 @@
 #include "flightplan/engine/replay.hpp"
 #include "flightplan/http/problem.hpp"
 #include "flightplan/runtime/log.hpp"
+#include "query_params.hpp"
 
 #include <array>
 
@@ -32,36 +33,14 @@ constexpr std::array all_statuses = {WorkflowStatus::pending,     WorkflowStatus
                                      WorkflowStatus::cancelled,   WorkflowStatus::timed_out,
                                      WorkflowStatus::terminated};
 
-[[noreturn]] void bad_request(const std::string& detail) {
-  throw OperationError(ErrorCategory::invalid_argument, detail);
-}
-
 [[noreturn]] void conflict(const std::string& detail) {
   throw OperationError(ErrorCategory::conflict, detail);
-}
-
-// A client value quoted in a message, cut short.
-std::string excerpt(std::string_view text) {
-  constexpr std::size_t excerpt_bytes_max = 60;
-  return "'" + std::string(text.substr(0, excerpt_bytes_max)) +
-         (text.size() > excerpt_bytes_max ? "...'" : "'");
 }
 
 engine::StoredWorkflow load_or_404(engine::WorkflowStore& store, const std::string& id) {
   std::optional<engine::StoredWorkflow> stored = store.load(id);
   if (!stored) throw OperationError(ErrorCategory::not_found, "no workflow with id '" + id + "'");
   return std::move(*stored);
-}
-
-// Refuses query parameters other than `allowed`, naming the first unknown one.
-void allow_only(const http::Request& request, std::initializer_list<std::string_view> allowed) {
-  for (const auto& [key, value] : request.query) {
-    if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
-    std::string list;
-    for (std::string_view name : allowed) list += (list.empty() ? "" : ", ") + std::string(name);
-    bad_request("unknown query parameter " + excerpt(key) + " (expected " + (list.empty() ? "none" : list) +
-                ")");
-  }
 }
 
 std::string status_names() {
@@ -317,16 +296,7 @@ engine::WorkflowQuery parse_workflow_query(const http::Request& request) {
   query.id_prefix = std::string(request.query_param("id_prefix").value_or(""));
   if (query.id_prefix.size() > id_prefix_bytes_max)
     bad_request("query parameter 'id_prefix' is longer than 200 bytes");
-  query.limit = page_size_default;
-  if (const auto limit = request.query_param("limit")) {
-    const bool digits =
-        !limit->empty() && limit->size() <= 4 &&
-        std::all_of(limit->begin(), limit->end(), [](char c) { return c >= '0' && c <= '9'; });
-    const std::size_t value = digits ? std::stoul(std::string(*limit)) : 0;
-    if (value < 1 || value > page_size_max)
-      bad_request("query parameter 'limit' must be an integer from 1 to 1000, not " + excerpt(*limit));
-    query.limit = value;
-  }
+  query.limit = parse_page_size(request, page_size_default, page_size_max);
   query.cursor = std::string(request.query_param("cursor").value_or(""));
   if (query.cursor.size() > 1024) bad_request("query parameter 'cursor' is longer than 1024 bytes");
   return query;
