@@ -5,6 +5,7 @@
 #include "../support/redis_server.hpp"
 #include "store_contract.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -77,6 +78,37 @@ BOOST_FIXTURE_TEST_CASE(reopening_stops_the_retention_clock, RedisStoreFixture) 
   BOOST_TEST(client.command({"ZSCORE", tag + ":idx:closed", "keys-1"}).is_nil());
   BOOST_TEST(client.command({"ZCARD", tag + ":idx:sn:faulted:alpha"}).as_integer() == 0);
   BOOST_TEST(client.command({"ZCARD", tag + ":idx:sn:running:alpha"}).as_integer() == 1);
+}
+
+// Entries no code can read (written by a bug, or by hand) are set aside at their first claim, with
+// the reason, instead of failing every claim that picks them up; the readable ones still come.
+BOOST_FIXTURE_TEST_CASE(unreadable_inputs_and_tasks_go_to_the_dead_letters, RedisStoreFixture) {
+  flightplan::redis::Client client(flightplan::redis::ClientSettings{server.url()});
+  client.command({"XADD", "fp:{p0}:in", "*", "w", "garbled-1", "i", "{not json"});
+  client.command({"XADD", "fp:{p1}:q:drone", "*", "t", "[1, 2"});
+  client.command({"XADD", "fp:{p1}:q:drone", "*", "t", R"({"workflow_id": "garbled-2"})"});
+  FakeStep start("readable-1", 0, 1);
+  start.as("alpha", WorkflowStatus::running, 1'000).schedule(1, "drone.schedule");
+  flightplan::contract::commit_one(store(), start.commit(0));
+
+  BOOST_TEST(store().claim_inputs("o1", 10, 0, 60'000).empty());
+  const auto tasks = store().claim_tasks("drone", "w1", 10, 0, 60'000);
+  BOOST_REQUIRE_EQUAL(tasks.size(), 1u);
+  BOOST_TEST(tasks[0].workflow_id == "readable-1");
+  BOOST_TEST(store().count_dead_letters() == 3);
+  std::vector<std::string> reasons;
+  for (const auto& letter : store().list_dead_letters(10)) reasons.push_back(letter.kind + ": " + letter.reason);
+  std::sort(reasons.begin(), reasons.end());
+  BOOST_REQUIRE_EQUAL(reasons.size(), 3u);
+  BOOST_TEST(reasons[0].rfind("input: unreadable input", 0) == 0u, reasons[0]);
+  BOOST_TEST(reasons[1].rfind("task: unreadable drone task", 0) == 0u, reasons[1]);
+  BOOST_TEST(reasons[2].rfind("task: unreadable drone task", 0) == 0u, reasons[2]);
+  // Gone from the streams: only the readable task is left.
+  const auto in_stream = [&](const std::string& key) { return client.command({"XLEN", key}).as_integer(); };
+  BOOST_TEST(in_stream("fp:{p0}:in") == 0);
+  std::int64_t tasks_left = 0;
+  for (int p = 0; p < 4; ++p) tasks_left += in_stream("fp:{p" + std::to_string(p) + "}:q:drone");
+  BOOST_TEST(tasks_left == 1);
 }
 
 // With a scan budget of 5 entries a call, filtered lists come back in short pages whose cursors

@@ -735,12 +735,26 @@ std::vector<engine::ActivityTask> RedisStore::claim_tasks(const std::string& que
   std::vector<engine::ActivityTask> tasks;
   for (ClaimedEntry& entry : claim_entries(pool_, streams, worker_group, consumer, limit, block_ms, lease_ms,
                                            "t", settings_.pool.client.command_timeout_ms)) {
-    const json t = json::parse(entry.payload);
-    tasks.push_back(engine::ActivityTask{t.at("workflow_id").get<std::string>(),
-                                         t.at("activity_id").get<std::int64_t>(), t.at("attempt").get<int>(),
-                                         t.at("activity").get<std::string>(),
-                                         t.at("idempotency_key").get<std::string>(), t.at("arguments"),
-                                         entry.id, entry.deliveries, consumer, t.value("fence_only", false)});
+    try {
+      const json t = json::parse(entry.payload);
+      tasks.push_back(engine::ActivityTask{t.at("workflow_id").get<std::string>(),
+                                           t.at("activity_id").get<std::int64_t>(), t.at("attempt").get<int>(),
+                                           t.at("activity").get<std::string>(),
+                                           t.at("idempotency_key").get<std::string>(), t.at("arguments"),
+                                           entry.id, entry.deliveries, consumer, t.value("fence_only", false)});
+    } catch (const std::exception& e) {
+      // Unreadable: no worker can ever run it, and it names no workflow we could tell. Set aside at
+      // once, so that it does not fail every claim that picks it up.
+      engine::DeadLetter letter;
+      letter.kind = "task";
+      letter.reason = std::string("unreadable ") + queue + " task: " + e.what();
+      letter.deliveries = entry.deliveries;
+      letter.entry = entry.payload;  // as text
+      const int p = static_cast<int>(entry.stream);  // streams are in partition order
+      auto client = pool_.borrow();
+      client->eval_script(dead_letter_input_script, {streams[entry.stream], dead_key(p)},
+                          {worker_group, entry.id, dead_letter_record(letter), "", ""});
+    }
   }
   if (tasks.empty()) return tasks;
   // Which of them the engine cancelled or superseded meanwhile: one pipelined round trip.

@@ -114,7 +114,7 @@ std::vector<TaskRun> WorkerPool::claim(const std::string& queue, const std::stri
         set_aside(task);
       continue;
     }
-    runs.push_back(TaskRun{std::move(task), {}, 0});
+    runs.push_back(TaskRun{std::move(task), {}, 0, clock_.now_ms()});
   }
   return runs;
 }
@@ -147,8 +147,22 @@ void WorkerPool::set_aside(const engine::ActivityTask& task) {
         {{"workflow_id", task.workflow_id}, {"activity", task.activity}, {"deliveries", task.deliveries}});
 }
 
-bool WorkerPool::begin(TaskRun& run) {
+// A lease the store confirmed this recently (claimed, or renewed, with its cancellation marks read)
+// is not asked about again before the next step: the answer could not have changed but by a race
+// that asking again would not close either. Saves two store round trips per task when a worker
+// begins and runs a task right after claiming it.
+LeaseState WorkerPool::check_lease(TaskRun& run) {
+  const std::int64_t recheck_ms = std::min<std::int64_t>(1000, settings_.lease_ms / 10);
+  const std::int64_t now_ms = clock_.now_ms();
+  if (run.lease_checked_ms > 0 && now_ms >= run.lease_checked_ms && now_ms - run.lease_checked_ms < recheck_ms)
+    return run.task.cancelled ? LeaseState::cancelled : run.task.superseded ? LeaseState::superseded : LeaseState::held;
   const LeaseState lease = renew(run);
+  if (lease != LeaseState::lost) run.lease_checked_ms = now_ms;
+  return lease;
+}
+
+bool WorkerPool::begin(TaskRun& run) {
+  const LeaseState lease = check_lease(run);
   if (lease == LeaseState::lost) return false;
   if (lease == LeaseState::cancelled) run.task.cancelled = true;
   if (lease == LeaseState::superseded) run.task.superseded = true;
@@ -193,7 +207,7 @@ TaskOutcome WorkerPool::fence(const TaskRun& run) {
 
 TaskOutcome WorkerPool::finish(TaskRun& run) {
   // Before acting: is the task still ours, and still wanted?
-  const LeaseState before = renew(run);
+  const LeaseState before = check_lease(run);
   if (before == LeaseState::lost) return TaskOutcome::skipped;
   if (before == LeaseState::cancelled || run.task.cancelled) return fence(run);
   if (before == LeaseState::superseded || run.task.superseded) {

@@ -53,6 +53,7 @@ struct TaskRun {
   engine::ActivityTask task;
   activities::FaultDecision fault;
   std::int64_t act_at_ms = 0;  // begin() time + injected latency: when the activity acts
+  std::int64_t lease_checked_ms = 0;  // when the store last said the lease is held (claim, renew)
 };
 
 // What finish() did, for metrics and the simulator.
@@ -109,6 +110,8 @@ class WorkerPool final : public activities::ActivityHost {
   // Reports `result` for `run` (fenced); false when the lease moved on.
   bool report(const TaskRun& run, const activities::ActivityResult& result);
   TaskOutcome fence(const TaskRun& run);
+  // The lease of `run` as the store last said, asked again unless it said so a moment ago.
+  engine::LeaseState check_lease(TaskRun& run);
   void set_aside(const engine::ActivityTask& task);
   void observe(const TaskRun& run, TaskOutcome outcome, double seconds);
   // The lease keeper's loop (a thread of start_threads()): renews the lease of every task whose
