@@ -68,10 +68,10 @@ class Cluster {
 
   Cluster(std::string redis_url, double time_scale)
       : redis_url_(std::move(redis_url)), time_scale_(time_scale), time_origin_ms_(system_now_ms()) {
-    // Only delivery.yaml: the cluster must not depend on other definitions in workflows/.
+    // Only delivery.yaml (and what add_definition adds): the cluster must not depend on other
+    // definitions in workflows/.
     std::filesystem::create_directories(workflows_dir());
-    std::filesystem::copy_file(source_path("workflows/delivery.yaml"), workflows_dir() + "/delivery.yaml");
-    delivery_ = compile_file("workflows/delivery.yaml");
+    add_definition("workflows/delivery.yaml");
     redis::RedisStoreSettings settings;
     settings.pool.client.url = redis_url_;
     settings.pool.client_count = 2;
@@ -81,7 +81,15 @@ class Cluster {
 
   const std::string& redis_url() const { return redis_url_; }
   redis::RedisStore& store() { return *store_; }
-  const engine::Definition& delivery() const { return *delivery_; }
+  const engine::Definition& delivery() const { return *definitions_.at("delivery"); }
+  // Adds a definition file of the source tree (e.g. "workflows/bench-5step.yaml"): processes
+  // started afterwards load it, and check_replays replays its workflows with it.
+  void add_definition(const std::string& relative) {
+    const std::filesystem::path source = source_path(relative);
+    std::filesystem::copy_file(source, workflows_dir() + "/" + source.filename().string());
+    engine::DefinitionPtr definition = compile_file(relative);
+    definitions_[definition->document.name] = std::move(definition);
+  }
   std::string workflows_dir() const { return dir_.path() + "/workflows"; }
 
   // The cluster's virtual time now (what every process's clock reads).
@@ -132,8 +140,9 @@ class Cluster {
   }
 
   // POST /api/v1/workflows; requires 201 Created.
-  void submit(std::uint16_t port, const std::string& id, const nlohmann::json& input) {
-    const nlohmann::json body{{"workflow", "delivery"}, {"id", id}, {"input", input}};
+  void submit(std::uint16_t port, const std::string& id, const nlohmann::json& input,
+              const std::string& workflow = "delivery") {
+    const nlohmann::json body{{"workflow", workflow}, {"id", id}, {"input", input}};
     const HttpResponse response = http_post(port, "/api/v1/workflows", body.dump());
     BOOST_REQUIRE_MESSAGE(response.status == 201,
                           "start " + id + ": " + std::to_string(response.status) + " " + response.body);
@@ -170,10 +179,13 @@ class Cluster {
     return finals;
   }
 
-  // Replays the history through the engine with delivery.yaml and checks the state matches.
+  // Replays the history through the engine with its definition (delivery.yaml or one added) and
+  // checks the state matches.
   void check_replays(const std::string& id) {
     const engine::History history = this->history(id);
-    const engine::ReplayResult result = engine::replay(*delivery_, history);
+    const auto definition = definitions_.find(history.workflow_name);
+    BOOST_REQUIRE_MESSAGE(definition != definitions_.end(), id + " runs " + history.workflow_name + ", not in the cluster");
+    const engine::ReplayResult result = engine::replay(*definition->second, history);
     BOOST_TEST(result.ok(), id << " replay diverged: "
                                << (result.divergence ? result.divergence->message + " expected " +
                                                            result.divergence->expected.dump() + " actual " +
@@ -233,7 +245,7 @@ class Cluster {
   std::string redis_url_;
   double time_scale_;
   std::int64_t time_origin_ms_;
-  engine::DefinitionPtr delivery_;
+  std::map<std::string, engine::DefinitionPtr> definitions_;  // by name
   std::unique_ptr<redis::RedisStore> store_;
   std::vector<std::string> log_paths_;  // of every process started, for failure messages
 };
