@@ -132,7 +132,7 @@ class Cluster {
     args.insert(args.end(), {"--activities", activities});
     args.insert(args.end(), extra.begin(), extra.end());
     auto process =
-        std::make_unique<ChildProcess>(flightplan_binary(), args, dir_.path() + "/" + instance + ".log");
+        std::make_unique<ChildProcess>(flightplan_binary(), args, log_path_of(instance));
     log_paths_.push_back(process->log_path());
     BOOST_REQUIRE_MESSAGE(process->wait_for_log("\"msg\":\"workers started\"", 20'000),
                           "worker " + instance + " did not start:\n" + process->log_tail());
@@ -209,7 +209,7 @@ class Cluster {
     args.insert(args.end(), extra.begin(), extra.end());
     ServerHandle handle;
     handle.process =
-        std::make_unique<ChildProcess>(flightplan_binary(), args, dir_.path() + "/" + instance + ".log");
+        std::make_unique<ChildProcess>(flightplan_binary(), args, log_path_of(instance));
     log_paths_.push_back(handle.process->log_path());
     const auto line = handle.process->wait_for_log("\"msg\":\"listening\"", 20'000);
     BOOST_REQUIRE_MESSAGE(line,
@@ -217,6 +217,15 @@ class Cluster {
     const std::string url = nlohmann::json::parse(*line).at("url").get<std::string>();
     handle.port = static_cast<std::uint16_t>(std::stoi(url.substr(url.rfind(':') + 1)));
     return handle;
+  }
+
+  // "<instance>.log", or "<instance>.2.log" ... when that instance ran before (a restart under the
+  // same name), so a crashed process's log stays for the failure messages.
+  std::string log_path_of(const std::string& instance) const {
+    std::string path = dir_.path() + "/" + instance + ".log";
+    for (int run = 2; std::find(log_paths_.begin(), log_paths_.end(), path) != log_paths_.end(); ++run)
+      path = dir_.path() + "/" + instance + "." + std::to_string(run) + ".log";
+    return path;
   }
 
   std::string describe_stragglers(const std::vector<std::string>& ids,
