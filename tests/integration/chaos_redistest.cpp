@@ -450,8 +450,11 @@ struct Member {
 
 using Frontends = std::array<std::atomic<std::uint16_t>, 2>;  // 0: that process is down
 
-void start_member(Cluster& cluster, Member& member, Frontends& frontends) {
-  const std::string instance = std::string(to_string(member.role)) + "-" + std::to_string(++member.generation);
+// Starts the member's process: under a new instance name, or under the one it had (as a container
+// restarted in place is: its default name is host name + pid, and that pid is often 1).
+void start_member(Cluster& cluster, Member& member, Frontends& frontends, bool same_instance = false) {
+  if (!same_instance || member.generation == 0) ++member.generation;
+  const std::string instance = std::string(to_string(member.role)) + "-" + std::to_string(member.generation);
   if (member.role == Role::worker) {
     member.process = cluster.start_worker(instance, all_queues, role_args);
     return;
@@ -469,6 +472,7 @@ struct RoundPlan {
   Attack attack = Attack::sigkill;
   int attack_after_ms = 0;  // from the round's start
   int down_ms = 0;          // from the attack to the restart
+  bool same_instance = false;  // the restarted process takes the victim's instance name
 };
 
 std::string describe(const RoundPlan& plan) {
@@ -476,7 +480,8 @@ std::string describe(const RoundPlan& plan) {
   for (const Job& job : plan.jobs) ++kinds[std::string(to_string(job.kind))];
   std::ostringstream text;
   text << (plan.attack == Attack::sigkill ? "kill -9 " : "SIGTERM ") << to_string(plan.victim) << " at "
-       << plan.attack_after_ms << " ms, down " << plan.down_ms << " ms; workload " << json(kinds).dump();
+       << plan.attack_after_ms << " ms, down " << plan.down_ms << " ms, restarted as "
+       << (plan.same_instance ? "the same instance" : "a new instance") << "; workload " << json(kinds).dump();
   return text.str();
 }
 
@@ -500,6 +505,7 @@ RoundPlan plan_round(std::mt19937_64& rng, int round) {
   plan.attack = uniform(rng, 0, 1) == 0 ? Attack::sigterm : Attack::sigkill;
   plan.attack_after_ms = uniform(rng, 0, 2) < 2 ? uniform(rng, 0, 3'000) : uniform(rng, 3'000, 20'000);
   plan.down_ms = uniform(rng, 0, 1'500);
+  plan.same_instance = uniform(rng, 0, 1) == 0;
   return plan;
 }
 
@@ -536,7 +542,7 @@ void run_attack(Cluster& cluster, const RoundPlan& plan, Member& victim, Fronten
     check_drained(victim.process->terminate(terminate_timeout_ms), *victim.process);
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(plan.down_ms));
-  start_member(cluster, victim, frontends);
+  start_member(cluster, victim, frontends, plan.same_instance);
   client.join();
   for (std::size_t i = 0; i < plan.jobs.size(); ++i)
     BOOST_TEST(acknowledged(statuses[i]), plan.jobs[i].id << " was never acknowledged: " << statuses[i]);
