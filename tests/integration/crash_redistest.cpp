@@ -142,9 +142,9 @@ BOOST_AUTO_TEST_CASE(two_servers_and_two_workers_finish_100_workflows) {
   std::vector<testing::ServerHandle> servers;
   servers.push_back(cluster.start_server("s1"));
   servers.push_back(cluster.start_server("s2"));
-  // Both workers compete for account checks; each stateful service has one home, as a real backend
-  // would keep its own records (the simulated services keep theirs in the worker's memory). Account
-  // checks take 20 ms, so one idle thread cannot take them all and both workers get some.
+  // Both workers compete for account checks; the other queues are split between them (any split
+  // works: the services keep their records in Redis, shared by every worker). Account checks take
+  // 20 ms, so one idle thread cannot take them all and both workers get some.
   const std::vector<std::string> slow_checks{"--inject", "account.check:latency_ms=20"};
   auto w1 = cluster.start_worker("w1", "account,package,transport", slow_checks);
   auto w2 = cluster.start_worker("w2", "account,drone,delivery", slow_checks);
@@ -244,8 +244,8 @@ BOOST_AUTO_TEST_CASE(deadline_missed_while_down_fires_on_restart) {
   testing::RedisServer redis;
   Cluster cluster(redis.url(), 10.0);
   auto first = cluster.start_server("s1");
-  // Frozen, not killed: the simulated services keep their records in the worker's memory, and the
-  // compensations must find the package and delivery they undo.
+  // Frozen rather than killed: no activity runs while the deadline passes, and the same worker
+  // resumes afterwards (the services' records are in Redis, so a new worker would do as well).
   auto worker = cluster.start_worker("w1", all_queues);
   // 40 virtual seconds: enough to book the drone, too short for its ~82 s flight.
   const std::int64_t deadline_ms = (cluster.virtual_now_ms() + 40'000) / 1000 * 1000;
