@@ -4,6 +4,7 @@
 // dies, every workflow must finish, every history must replay through the engine, and no activity's
 // side effect may happen twice. Time runs scaled (--time-scale) so a drone flight takes seconds.
 #include "../support/cluster.hpp"
+#include "../support/crash_checks.hpp"
 #include "../support/redis_server.hpp"
 
 #include <algorithm>
@@ -13,59 +14,16 @@ using namespace flightplan;
 using engine::WorkflowStatus;
 using nlohmann::json;
 using testing::Cluster;
+using testing::Carrier;
+using testing::check_side_effects_once;
+using testing::count_by_status;
+using testing::eventually;
+using testing::find_event;
+using testing::numbered;
 
 namespace {
 
 const std::string all_queues = "account,package,transport,drone,delivery";
-
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() &&
-         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-std::string numbered(const std::string& prefix, int n) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%s-%03d", prefix.c_str(), n);
-  return text;
-}
-
-// The carrier ids one delivery's history names: the booking result, delivery.create, the
-// `delivered` signal and the output must all name the same single drone or booking.
-struct Carrier {
-  std::set<std::string> drone_ids;
-  std::set<std::string> booking_ids;
-};
-
-void add_carrier(Carrier& carrier, const json& object) {
-  if (!object.is_object()) return;
-  if (auto it = object.find("droneId"); it != object.end() && it->is_string()) carrier.drone_ids.insert(*it);
-  if (auto it = object.find("bookingId"); it != object.end() && it->is_string())
-    carrier.booking_ids.insert(*it);
-}
-
-// Checks a completed delivery's history: each activity completed at most once per activity id, and
-// exactly one carrier (drone or booking) is named throughout. Returns that carrier.
-Carrier check_side_effects_once(const engine::History& history) {
-  std::map<std::int64_t, int> completions;
-  Carrier carrier;
-  for (const engine::Event& event : history.events) {
-    if (event.type == "activity_completed") {
-      ++completions[event.data.at("activity_id").get<std::int64_t>()];
-      if (ends_with(event.reference, "/scheduleDrone") || ends_with(event.reference, "/bookThirdParty") ||
-          ends_with(event.reference, "/createDelivery"))
-        add_carrier(carrier, event.data.at("result"));
-    }
-    if (event.type == "signal_received") add_carrier(carrier, event.data.at("payload"));
-    if (event.type == "workflow_completed") add_carrier(carrier, event.data.at("output"));
-  }
-  for (const auto& [activity_id, count] : completions)
-    BOOST_TEST(count == 1,
-               history.workflow_id << ": activity " << activity_id << " completed " << count << " times");
-  BOOST_TEST(carrier.drone_ids.size() + carrier.booking_ids.size() == 1u,
-             history.workflow_id << " names " << carrier.drone_ids.size() << " drones and "
-                                 << carrier.booking_ids.size() << " bookings");
-  return carrier;
-}
 
 // Every workflow completed and replays, each with one carrier; no booking served two deliveries.
 // (Drones may: a drone released after one delivery flies the next.) Counts the drone deliveries.
@@ -95,35 +53,6 @@ std::set<std::string> expected_bookings(int count) {
     ids.insert(id);
   }
   return ids;
-}
-
-std::map<std::string, int> count_by_status(Cluster& cluster, const std::vector<std::string>& ids) {
-  std::map<std::string, int> counts;
-  for (const std::string& id : ids) {
-    const auto stored = cluster.load(id);
-    ++counts[stored ? std::string(engine::to_string(stored->state.status)) : "missing"];
-  }
-  return counts;
-}
-
-// Polls (every 50 ms, at most `seconds_max`) until `done` holds.
-template <typename Predicate>
-bool eventually(int seconds_max, Predicate done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds_max);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return done();
-}
-
-// The first event of `type` whose reference ends with `reference_suffix` (a copy: histories are
-// usually temporaries here).
-std::optional<engine::Event> find_event(const engine::History& history, const std::string& type,
-                                        const std::string& reference_suffix) {
-  for (const engine::Event& event : history.events)
-    if (event.type == type && ends_with(event.reference, reference_suffix)) return event;
-  return std::nullopt;
 }
 
 }  // namespace
@@ -213,9 +142,9 @@ BOOST_AUTO_TEST_CASE(two_servers_and_two_workers_finish_100_workflows) {
   std::vector<testing::ServerHandle> servers;
   servers.push_back(cluster.start_server("s1"));
   servers.push_back(cluster.start_server("s2"));
-  // Both workers compete for account checks; each stateful service has one home, as a real backend
-  // would keep its own records (the simulated services keep theirs in the worker's memory). Account
-  // checks take 20 ms, so one idle thread cannot take them all and both workers get some.
+  // Both workers compete for account checks; the other queues are split between them (any split
+  // works: the services keep their records in Redis, shared by every worker). Account checks take
+  // 20 ms, so one idle thread cannot take them all and both workers get some.
   const std::vector<std::string> slow_checks{"--inject", "account.check:latency_ms=20"};
   auto w1 = cluster.start_worker("w1", "account,package,transport", slow_checks);
   auto w2 = cluster.start_worker("w2", "account,drone,delivery", slow_checks);
@@ -315,8 +244,8 @@ BOOST_AUTO_TEST_CASE(deadline_missed_while_down_fires_on_restart) {
   testing::RedisServer redis;
   Cluster cluster(redis.url(), 10.0);
   auto first = cluster.start_server("s1");
-  // Frozen, not killed: the simulated services keep their records in the worker's memory, and the
-  // compensations must find the package and delivery they undo.
+  // Frozen rather than killed: no activity runs while the deadline passes, and the same worker
+  // resumes afterwards (the services' records are in Redis, so a new worker would do as well).
   auto worker = cluster.start_worker("w1", all_queues);
   // 40 virtual seconds: enough to book the drone, too short for its ~82 s flight.
   const std::int64_t deadline_ms = (cluster.virtual_now_ms() + 40'000) / 1000 * 1000;

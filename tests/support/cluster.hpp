@@ -68,10 +68,10 @@ class Cluster {
 
   Cluster(std::string redis_url, double time_scale)
       : redis_url_(std::move(redis_url)), time_scale_(time_scale), time_origin_ms_(system_now_ms()) {
-    // Only delivery.yaml: the cluster must not depend on other definitions in workflows/.
+    // Only delivery.yaml (and what add_definition adds): the cluster must not depend on other
+    // definitions in workflows/.
     std::filesystem::create_directories(workflows_dir());
-    std::filesystem::copy_file(source_path("workflows/delivery.yaml"), workflows_dir() + "/delivery.yaml");
-    delivery_ = compile_file("workflows/delivery.yaml");
+    add_definition("workflows/delivery.yaml");
     redis::RedisStoreSettings settings;
     settings.pool.client.url = redis_url_;
     settings.pool.client_count = 2;
@@ -81,7 +81,15 @@ class Cluster {
 
   const std::string& redis_url() const { return redis_url_; }
   redis::RedisStore& store() { return *store_; }
-  const engine::Definition& delivery() const { return *delivery_; }
+  const engine::Definition& delivery() const { return *definitions_.at("delivery"); }
+  // Adds a definition file of the source tree (e.g. "workflows/bench-5step.yaml"): processes
+  // started afterwards load it, and check_replays replays its workflows with it.
+  void add_definition(const std::string& relative) {
+    const std::filesystem::path source = source_path(relative);
+    std::filesystem::copy_file(source, workflows_dir() + "/" + source.filename().string());
+    engine::DefinitionPtr definition = compile_file(relative);
+    definitions_[definition->document.name] = std::move(definition);
+  }
   std::string workflows_dir() const { return dir_.path() + "/workflows"; }
 
   // The cluster's virtual time now (what every process's clock reads).
@@ -124,7 +132,7 @@ class Cluster {
     args.insert(args.end(), {"--activities", activities});
     args.insert(args.end(), extra.begin(), extra.end());
     auto process =
-        std::make_unique<ChildProcess>(flightplan_binary(), args, dir_.path() + "/" + instance + ".log");
+        std::make_unique<ChildProcess>(flightplan_binary(), args, log_path_of(instance));
     log_paths_.push_back(process->log_path());
     BOOST_REQUIRE_MESSAGE(process->wait_for_log("\"msg\":\"workers started\"", 20'000),
                           "worker " + instance + " did not start:\n" + process->log_tail());
@@ -132,8 +140,9 @@ class Cluster {
   }
 
   // POST /api/v1/workflows; requires 201 Created.
-  void submit(std::uint16_t port, const std::string& id, const nlohmann::json& input) {
-    const nlohmann::json body{{"workflow", "delivery"}, {"id", id}, {"input", input}};
+  void submit(std::uint16_t port, const std::string& id, const nlohmann::json& input,
+              const std::string& workflow = "delivery") {
+    const nlohmann::json body{{"workflow", workflow}, {"id", id}, {"input", input}};
     const HttpResponse response = http_post(port, "/api/v1/workflows", body.dump());
     BOOST_REQUIRE_MESSAGE(response.status == 201,
                           "start " + id + ": " + std::to_string(response.status) + " " + response.body);
@@ -170,10 +179,13 @@ class Cluster {
     return finals;
   }
 
-  // Replays the history through the engine with delivery.yaml and checks the state matches.
+  // Replays the history through the engine with its definition (delivery.yaml or one added) and
+  // checks the state matches.
   void check_replays(const std::string& id) {
     const engine::History history = this->history(id);
-    const engine::ReplayResult result = engine::replay(*delivery_, history);
+    const auto definition = definitions_.find(history.workflow_name);
+    BOOST_REQUIRE_MESSAGE(definition != definitions_.end(), id + " runs " + history.workflow_name + ", not in the cluster");
+    const engine::ReplayResult result = engine::replay(*definition->second, history);
     BOOST_TEST(result.ok(), id << " replay diverged: "
                                << (result.divergence ? result.divergence->message + " expected " +
                                                            result.divergence->expected.dump() + " actual " +
@@ -197,7 +209,7 @@ class Cluster {
     args.insert(args.end(), extra.begin(), extra.end());
     ServerHandle handle;
     handle.process =
-        std::make_unique<ChildProcess>(flightplan_binary(), args, dir_.path() + "/" + instance + ".log");
+        std::make_unique<ChildProcess>(flightplan_binary(), args, log_path_of(instance));
     log_paths_.push_back(handle.process->log_path());
     const auto line = handle.process->wait_for_log("\"msg\":\"listening\"", 20'000);
     BOOST_REQUIRE_MESSAGE(line,
@@ -205,6 +217,15 @@ class Cluster {
     const std::string url = nlohmann::json::parse(*line).at("url").get<std::string>();
     handle.port = static_cast<std::uint16_t>(std::stoi(url.substr(url.rfind(':') + 1)));
     return handle;
+  }
+
+  // "<instance>.log", or "<instance>.2.log" ... when that instance ran before (a restart under the
+  // same name), so a crashed process's log stays for the failure messages.
+  std::string log_path_of(const std::string& instance) const {
+    std::string path = dir_.path() + "/" + instance + ".log";
+    for (int run = 2; std::find(log_paths_.begin(), log_paths_.end(), path) != log_paths_.end(); ++run)
+      path = dir_.path() + "/" + instance + "." + std::to_string(run) + ".log";
+    return path;
   }
 
   std::string describe_stragglers(const std::vector<std::string>& ids,
@@ -233,7 +254,7 @@ class Cluster {
   std::string redis_url_;
   double time_scale_;
   std::int64_t time_origin_ms_;
-  engine::DefinitionPtr delivery_;
+  std::map<std::string, engine::DefinitionPtr> definitions_;  // by name
   std::unique_ptr<redis::RedisStore> store_;
   std::vector<std::string> log_paths_;  // of every process started, for failure messages
 };
