@@ -148,9 +148,8 @@ void WorkerPool::set_aside(const engine::ActivityTask& task) {
 }
 
 // A lease the store confirmed this recently (claimed, or renewed, with its cancellation marks read)
-// is not asked about again before the next step: the answer could not have changed but by a race
-// that asking again would not close either. Saves two store round trips per task when a worker
-// begins and runs a task right after claiming it.
+// is not asked about again by begin(): a task begun a moment after its claim reports "started" on
+// the claim's answer, which saves a store round trip per task. finish() always asks before acting.
 LeaseState WorkerPool::check_lease(TaskRun& run) {
   const std::int64_t recheck_ms = std::min<std::int64_t>(1000, settings_.lease_ms / 10);
   const std::int64_t now_ms = clock_.now_ms();
@@ -207,7 +206,9 @@ TaskOutcome WorkerPool::fence(const TaskRun& run) {
 
 TaskOutcome WorkerPool::finish(TaskRun& run) {
   // Before acting: is the task still ours, and still wanted?
-  const LeaseState before = check_lease(run);
+  // Always asked, however recent the last answer: a cancel may have landed since (the attempt then
+  // never acts).
+  const LeaseState before = renew(run);
   if (before == LeaseState::lost) return TaskOutcome::skipped;
   if (before == LeaseState::cancelled || run.task.cancelled) return fence(run);
   if (before == LeaseState::superseded || run.task.superseded) {
