@@ -50,7 +50,7 @@ struct Metrics::Impl {
   prometheus::Family<prometheus::Counter>& activity_outcomes =
       prometheus::BuildCounter()
           .Name("flightplan_activity_outcomes_total")
-          .Help("Activity executions by outcome: completed, failed, lost")
+          .Help("Activity executions by outcome: completed, failed, lost, skipped, fenced, unknown")
           .Register(registry);
   prometheus::Family<prometheus::Gauge>& queue_depth =
       prometheus::BuildGauge()

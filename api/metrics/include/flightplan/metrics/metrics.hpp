@@ -29,7 +29,7 @@ class Metrics final : public runtime::RuntimeObserver {
   // flightplan_workflows_finished_total{workflow,status}
   void workflow_finished(std::string_view workflow, engine::WorkflowStatus status) override;
   // flightplan_activity_duration_seconds{activity} and flightplan_activity_outcomes_total{activity,outcome};
-  // `outcome` is completed, failed or lost (the reply was dropped).
+  // `outcome` is completed, failed, lost, skipped, fenced or unknown (runtime::TaskOutcome).
   void activity_observed(std::string_view activity, std::string_view outcome, double seconds) override;
   // flightplan_http_requests_total{route,method,status} and flightplan_http_request_duration_seconds{route}.
   void http_request(std::string_view route, std::string_view method, int status, double seconds);

@@ -16,7 +16,8 @@ class RuntimeObserver {
     (void)workflow;
     (void)status;
   }
-  // `outcome` is completed, failed, lost (the reply was dropped) or skipped (lease lost or cancelled).
+  // `outcome` is runtime::to_string(TaskOutcome): completed, failed, lost (an injected hang dropped the
+  // reply), skipped (the lease was gone), fenced (a cancelled attempt) or unknown (not reported).
   virtual void activity_observed(std::string_view activity, std::string_view outcome, double seconds) {
     (void)activity;
     (void)outcome;
