@@ -8,6 +8,9 @@
 #include "flightplan/redis/client_pool.hpp"
 
 #include <atomic>
+#include <csignal>
+#include <fstream>
+#include <iterator>
 #include <chrono>
 #include <optional>
 #include <stdexcept>
@@ -550,3 +553,25 @@ BOOST_AUTO_TEST_CASE(borrow_waits_a_bounded_time) {
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace
+
+// `flightplan dev` blocks SIGTERM in every thread (it takes the signal on one) before it starts its
+// private redis-server. The child must not inherit that mask: it would ignore stop()'s SIGTERM, be
+// killed after stop_timeout_ms and lose what it had not fsynced yet.
+BOOST_AUTO_TEST_CASE(a_server_started_with_sigterm_blocked_still_stops_gracefully) {
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  sigset_t previous;
+  pthread_sigmask(SIG_BLOCK, &term, &previous);
+  flightplan::redis::ServerOptions options;
+  options.appendonly = true;
+  options.stop_timeout_ms = 20'000;
+  flightplan::redis::ServerProcess server(options);
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  const auto stopping = std::chrono::steady_clock::now();
+  server.stop();
+  BOOST_TEST((std::chrono::steady_clock::now() - stopping < std::chrono::seconds(10)));
+  std::ifstream log(server.dir() + "/redis.log");
+  const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  BOOST_TEST(text.find("Received SIGTERM") != std::string::npos, text);
+}

@@ -157,6 +157,12 @@ void ServerProcess::start() {
     // Only async-signal-safe calls between fork and exec.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(126);
+    // A signal mask survives exec: the parent may block SIGTERM (flightplan's serve does, to take it
+    // on one thread), and a redis-server that inherited that mask ignores the SIGTERM of stop(),
+    // is killed after stop_timeout_ms instead and loses what it had not yet fsynced.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
     int null_fd = open("/dev/null", O_RDWR);
     if (null_fd >= 0) {
       dup2(null_fd, STDIN_FILENO);
