@@ -214,3 +214,58 @@ BOOST_AUTO_TEST_CASE(a_cancelled_attempt_never_starts) {
   BOOST_TEST(world.bookings().empty(), "a cancelled attempt booked");
   BOOST_TEST(!world.has_event("activity_completed"));
 }
+
+namespace {
+
+// An orchestrator that reaches the store through the faulty view, claiming with a short visibility
+// window, and the completed booking's outcome waiting for it in the input queue.
+std::unique_ptr<runtime::Orchestrator> outcome_waiting_behind_a_flaky_store(World& world) {
+  world.orchestrate();
+  std::vector<runtime::TaskRun> run = world.claim();
+  BOOST_REQUIRE_EQUAL(run.size(), 1u);
+  BOOST_REQUIRE(world.workers->begin(run[0]));
+  BOOST_REQUIRE(runtime::to_string(world.workers->finish(run[0])) == "completed");
+  runtime::OrchestratorSettings o;
+  o.block_ms = 0;
+  o.visibility_ms = 100;
+  o.expression_time_budget_ms = 0;
+  return std::make_unique<runtime::Orchestrator>(world.store, world.definitions, world.clock, o);
+}
+
+// `rounds` orchestrator rounds that claim the input and then lose the store.
+void fail_rounds(World& world, runtime::Orchestrator& orchestrator, int rounds) {
+  for (int i = 0; i < rounds; ++i) {
+    world.next_fault["load_many"] = simulation::Fault::fail_before;
+    BOOST_CHECK_THROW(orchestrator.run_once(0), engine::OperationError);
+    world.clock.advance(200);  // past the visibility window: the input comes back
+  }
+}
+
+}  // namespace
+
+// Simulator seed 8043: a flaky store failed the rounds that claimed a drone's landing signal until it
+// had been handed out six times, and the orchestrator set it aside as poison; the delivery waited for
+// a signal that was among the dead letters. Rounds lost to the store are not the input's fault.
+BOOST_AUTO_TEST_CASE(an_input_whose_rounds_the_store_failed_is_applied_not_set_aside) {
+  World world(3);
+  auto orchestrator = outcome_waiting_behind_a_flaky_store(world);
+  fail_rounds(world, *orchestrator, 8);
+  BOOST_TEST(orchestrator->run_once(0) > 0u);
+  BOOST_TEST(world.disk.count_dead_letters() == 0);
+  BOOST_TEST(engine::to_string(world.state().status) == "completed");
+  BOOST_TEST(world.bookings() == std::vector<std::string>{"booked"});
+}
+
+// An input that kills every process applying it leaves no error behind; past
+// unexplained_deliveries_max hand-outs it is set aside all the same, and its step fails.
+BOOST_AUTO_TEST_CASE(an_input_handed_out_without_end_is_set_aside_at_last) {
+  World world(1);
+  auto orchestrator = outcome_waiting_behind_a_flaky_store(world);
+  fail_rounds(world, *orchestrator, runtime::OrchestratorSettings{}.unexplained_deliveries_max);
+  orchestrator->run_once(0);
+  // Both of the attempt's inputs (started, completed) went, each replaced by a failure of it.
+  BOOST_TEST(world.disk.count_dead_letters() == 2);
+  world.orchestrate();
+  world.settle();
+  BOOST_TEST(engine::to_string(world.state().status) == "faulted");
+}

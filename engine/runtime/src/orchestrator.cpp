@@ -138,6 +138,18 @@ void Orchestrator::remember_failure(const std::string& workflow_id, const std::s
   last_failure_[workflow_id] = error;
 }
 
+bool Orchestrator::is_poison(const engine::QueuedInput& queued) {
+  if (queued.deliveries <= settings_.deliveries_max) return false;
+  if (queued.deliveries > settings_.unexplained_deliveries_max) return true;
+  std::lock_guard lock(failures_mutex_);
+  return last_failure_.count(queued.workflow_id) != 0;
+}
+
+void Orchestrator::forget_failure(const std::string& workflow_id) {
+  std::lock_guard lock(failures_mutex_);
+  if (!last_failure_.empty()) last_failure_.erase(workflow_id);
+}
+
 void Orchestrator::set_aside(const engine::QueuedInput& queued) {
   std::string reason = std::string(engine::to_string(queued.input.type)) + " input handed out " +
                        std::to_string(queued.deliveries) + " times without being applied";
@@ -171,6 +183,7 @@ std::vector<engine::QueuedInput> Orchestrator::process_one_by_one(const std::str
         const auto outcome = store_.commit(
             {engine::Commit{workflow_id, stored->version, &state, &step.events, &step.commands, ""}});
         if (outcome.at(0) == CommitOutcome::committed) {
+          forget_failure(workflow_id);
           log_closed(state, step.commands, settings_.observer);
           settled.push_back(queued);
           break;
@@ -207,7 +220,7 @@ std::size_t Orchestrator::run_once(std::int64_t block_ms) {
     if (queued.input.id.empty() && (queued.input.type == engine::Input::Type::signal ||
                                     queued.input.type == engine::Input::Type::cancel || queued.input.is_control()))
       queued.input.id = queued.receipt;
-    if (queued.deliveries > settings_.deliveries_max) {
+    if (is_poison(queued)) {
       set_aside(queued);
       continue;
     }
@@ -257,6 +270,7 @@ std::size_t Orchestrator::run_once(std::int64_t block_ms) {
     Work& w = *committing[i];
     if (outcomes[i] == CommitOutcome::committed) {
       w.settled = true;
+      forget_failure(w.workflow_id);
       log_closed(w.state, w.commands, settings_.observer);
     } else {
       one_by_one.push_back(&w);  // conflicts are rare: two orchestrators had inputs of one workflow

@@ -31,7 +31,13 @@ struct OrchestratorSettings {
   std::int64_t block_ms = 50;               // wait for inputs when idle
   std::int64_t visibility_ms = 10'000;      // after this, a claimed but unacknowledged input moves on
   int conflict_retries_max = 5;             // reload-and-reapply rounds before giving the input back
-  int deliveries_max = 5;                   // an input handed out more often goes to the dead letters
+  // An input handed out more often than deliveries_max goes to the dead letters when applying it
+  // failed here (an error was seen), or when it was handed out more often than
+  // unexplained_deliveries_max whatever was seen: a store that keeps failing rounds also drives the
+  // count up, and that is not the input's fault (simulator seed 8043); an input that kills the
+  // process applying it leaves no error behind.
+  int deliveries_max = 5;
+  int unexplained_deliveries_max = 20;
   engine::EngineLimits limits;  // expression_memory_bytes_max is the memory budget of each evaluation
   // Time all the expressions of one step (one engine::apply) may take together; past it the step's
   // workflow faults (docs/engine.md, "Bounded expressions"). 0: no time budget.
@@ -81,6 +87,9 @@ class Orchestrator {
                                                       const std::vector<engine::QueuedInput>& inputs);
   // Moves an input delivered too often to the dead letters with its replacement.
   void set_aside(const engine::QueuedInput& queued);
+  // Whether `queued` has been handed out so often that it goes to the dead letters (see deliveries_max).
+  bool is_poison(const engine::QueuedInput& queued);
+  void forget_failure(const std::string& workflow_id);  // its input applied after all
   void remember_failure(const std::string& workflow_id, const std::string& error);
   // engine::apply under the settings' limits and the step's time budget.
   engine::Step apply(const engine::Definition& definition, engine::WorkflowState& state, const engine::Input& input);
