@@ -210,18 +210,38 @@ json confirmation_payload() {
   return json{{"dateTime", engine::format_timestamp(now_ms.count())}, {"confirmationType", "bench"}};
 }
 
-// Submits workflow `index` of `phase` and polls it until it is final or the run's deadline passes.
+// Sends the recipient's confirmation to delivery `path` (a workflow that is not yet waiting keeps
+// it until it listens).
+asio::awaitable<std::string> confirm(Connection& connection, Phase& phase, const std::string& path) {
+  ++phase.requests.signal;
+  const auto sent = co_await connection.request(bhttp::verb::post, path + "/signals/confirmation",
+                                                confirmation_payload().dump());
+  if (sent.result_int() != 202 && sent.result_int() != 409) co_return http_error("signal", sent);
+  co_return "";
+}
+
+// Submits workflow `index` of `phase` and follows it until it is final or the run's deadline passes.
+// With wait_ms > 0 (the default) the server answers when the workflow closes: bench-5step needs one
+// request (POST ...?wait=), delivery three (start, confirmation, GET ...?wait=). With wait_ms 0 the
+// status is polled every poll_ms, as a client without long polls would.
 asio::awaitable<Outcome> run_one(Run& run, Phase& phase, Connection& connection, asio::steady_timer& timer,
                                  int index) {
   Outcome outcome;
   const std::string id = run.id_prefix + phase.tag + std::to_string(index);
   const std::string path = "/api/v1/workflows/" + id;
+  // The wait asked for leaves a third of the request's timeout for the answer to come back.
+  const int wait_ms = std::min(run.options.wait_ms, run.options.request_timeout_ms * 2 / 3);
+  const std::string wait = wait_ms > 0 ? "?wait=" + std::to_string(wait_ms) : "";
   const json start{{"workflow", run.options.workflow},
                    {"id", id},
                    {"input", input_for(run.input_template, run.options.workflow, id, index)}};
   const auto started = SteadyClock::now();
   ++phase.requests.start;
-  auto response = co_await connection.request(bhttp::verb::post, "/api/v1/workflows", start.dump());
+  // A delivery must be confirmed before it can close: no waiting on its start. (Targets are named
+  // locals: GCC 12 mishandles temporaries of a conditional expression inside a co_await.)
+  const std::string start_target = run.sends_delivered ? std::string("/api/v1/workflows") : "/api/v1/workflows" + wait;
+  const std::string poll_target = path + wait;
+  auto response = co_await connection.request(bhttp::verb::post, start_target, start.dump());
   if (response.result_int() != 201 && response.result_int() != 200) {
     outcome.error = http_error("start", response);
     co_return outcome;
@@ -233,26 +253,22 @@ asio::awaitable<Outcome> run_one(Run& run, Phase& phase, Connection& connection,
       outcome.error = "not final before the run deadline (last status '" + outcome.status + "')";
       co_return outcome;
     }
-    timer.expires_after(milliseconds(run.options.poll_ms));
-    co_await timer.async_wait(asio::use_awaitable);
+    if (run.sends_delivered && !signalled && (!wait.empty() || outcome.status == "waiting")) {
+      signalled = true;
+      outcome.error = co_await confirm(connection, phase, path);
+      if (!outcome.error.empty()) co_return outcome;
+    }
+    if (wait.empty()) {
+      timer.expires_after(milliseconds(run.options.poll_ms));
+      co_await timer.async_wait(asio::use_awaitable);
+    }
     ++phase.requests.poll;
-    response = co_await connection.request(bhttp::verb::get, path, "");
+    response = co_await connection.request(bhttp::verb::get, poll_target, "");
     if (response.result_int() != 200) {
       outcome.error = http_error("poll", response);
       co_return outcome;
     }
     outcome.status = status_of(response);
-    if (run.sends_delivered && outcome.status == "waiting" && !signalled) {
-      // Signals that arrive before the workflow listens are buffered, so sending once is enough.
-      ++phase.requests.signal;
-      signalled = true;
-      const auto sent = co_await connection.request(bhttp::verb::post, path + "/signals/confirmation",
-                                                    confirmation_payload().dump());
-      if (sent.result_int() != 202 && sent.result_int() != 409) {
-        outcome.error = http_error("signal", sent);
-        co_return outcome;
-      }
-    }
   }
   outcome.finished = true;
   outcome.ok = outcome.status == "completed";
@@ -360,6 +376,7 @@ json report(const Run& run, const Phase& warmup, const Phase& measured, double s
                 {"signal", measured.requests.signal},
                 {"polls_per_workflow", round3(static_cast<double>(measured.requests.poll) / total)}}},
               {"poll_ms", run.options.poll_ms},
+              {"wait_ms", run.options.wait_ms},
               {"client_cpu_percent", round3(seconds > 0 ? 100.0 * cpu_s / seconds : 0.0)}};
   if (!first_error.empty()) result["first_error"] = first_error;
   return result;
@@ -380,6 +397,8 @@ void check_options(const BenchOptions& options) {
     throw std::invalid_argument("--poll-ms must be 1..10000");
   if (options.request_timeout_ms < 1 || options.request_timeout_ms > 600'000)
     throw std::invalid_argument("--request-timeout-ms must be 1..600000");
+  if (options.wait_ms < 0 || options.wait_ms > 600'000)
+    throw std::invalid_argument("--wait-ms must be 0..600000 (0: poll instead)");
 }
 
 std::string default_id_prefix() {

@@ -1,7 +1,8 @@
 #pragma once
 // `flightplan bench`: a closed-loop load generator for a running flightplan API (docs/benchmarks.md).
-// C concurrent clients each submit a workflow, poll it until it is final, and start the next, until
-// N have run; latency is submit -> final status observed. Every request has a deadline and so does
+// C concurrent clients each submit a workflow, wait for it to be final (long polls: the server
+// answers when it closes; or, with wait_ms 0, by polling), and start the next, until N have run;
+// latency is submit -> final status observed. Every request has a deadline and so does
 // the whole run, so the command always ends.
 #include <cstdint>
 #include <ostream>
@@ -17,7 +18,8 @@ struct BenchOptions {
   int warmup = 100;                           // workflows run before measuring, not counted
   double timeout_s = 300;                     // the whole run, warm-up included
   std::string input;                          // input template: JSON text or @file; default built in
-  int poll_ms = 2;                            // pause between two status polls of one workflow
+  int wait_ms = 5000;  // long-poll wait (?wait=, at most 2/3 of request_timeout_ms); 0: poll every poll_ms
+  int poll_ms = 2;                            // pause between two status polls (wait_ms 0 only)
   int request_timeout_ms = 10'000;            // one HTTP request, connect included
   std::string id_prefix;                      // workflow ids are PREFIX-w<i> / PREFIX-<i>; default unique
 };

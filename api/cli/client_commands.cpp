@@ -2,7 +2,12 @@
 
 #include "api_client.hpp"
 
+#include "flightplan/engine/state.hpp"
+
 #include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
 
 #include <cstdlib>
 #include <fstream>
@@ -120,6 +125,31 @@ void print_workflow(const json& w, std::ostream& out) {
   if (!w.value("output", json()).is_null()) out << "  output   " << w["output"].dump() << "\n";
 }
 
+using SteadyClock = std::chrono::steady_clock;
+
+bool is_final_view(const json& workflow) {
+  const auto status = engine::parse_workflow_status(text_of(workflow.value("status", json())));
+  return status && engine::is_final(*status);
+}
+
+// `?wait=` for one long poll: what is left of --wait-ms, and at least a second less than a request
+// may take (the server shortens it further to its own limit).
+std::string wait_query(const ClientOptions& o, SteadyClock::time_point until) {
+  const auto left_ms = std::chrono::duration_cast<std::chrono::milliseconds>(until - SteadyClock::now()).count();
+  const std::int64_t wait_ms = std::max<std::int64_t>(0, std::min<std::int64_t>(left_ms, o.timeout_ms - 1000));
+  return "?wait=" + std::to_string(wait_ms);
+}
+
+// With --wait-ms: long polls until the workflow is final or --wait-ms has passed; its last view.
+json wait_until_final(Session& session, json workflow) {
+  const ClientOptions& o = session.options();
+  const std::string id = o.id.empty() ? text_of(workflow["id"]) : o.id;
+  const auto until = SteadyClock::now() + std::chrono::milliseconds(o.wait_ms);
+  while (!is_final_view(workflow) && SteadyClock::now() < until)
+    workflow = session.call("GET", workflow_path(id) + wait_query(o, until));
+  return workflow;
+}
+
 int submit(Session& session, std::ostream& out) {
   const ClientOptions& o = session.options();
   json body{{"workflow", o.workflow}};
@@ -127,12 +157,28 @@ int submit(Session& session, std::ostream& out) {
   if (!o.id.empty()) body["id"] = o.id;
   body["input"] = o.input.empty() ? json::object() : parse_json_argument(o.input, "--input");
   int status = 0;
-  const json answer = session.call("POST", "/api/v1/workflows", body.dump(), "application/json", &status);
+  const auto until = SteadyClock::now() + std::chrono::milliseconds(o.wait_ms);
+  const std::string target = "/api/v1/workflows" + (o.wait_ms > 0 ? wait_query(o, until) : "");
+  json answer = session.call("POST", target, body.dump(), "application/json", &status);
+  if (o.wait_ms > 0) {
+    // A waited start's answer carries the workflow's view; follow it to the end.
+    json workflow = answer.contains("workflow") ? answer["workflow"] : answer;
+    workflow = wait_until_final(session, std::move(workflow));
+    answer["status"] = workflow.value("status", answer["status"]);
+    answer["workflow"] = std::move(workflow);
+  }
   if (o.json) {
     out << answer.dump() << "\n";
   } else {
     out << (status == 201 ? "started " : "exists  ") << text_of(answer["id"]) << "  " << text_of(answer["status"]) << "\n";
+    if (answer.contains("workflow")) {
+      const json& w = answer["workflow"];
+      if (!w.value("error", json()).is_null()) out << "  error    " << w["error"].dump() << "\n";
+      if (!w.value("output", json()).is_null()) out << "  output   " << w["output"].dump() << "\n";
+    }
   }
+  // With --wait-ms, a workflow that did not close in time, or closed without completing, is not a success.
+  if (o.wait_ms > 0 && text_of(answer["status"]) != "completed") return 1;
   return 0;
 }
 
@@ -240,7 +286,8 @@ int dispatch(Session& session, std::ostream& out) {
   const std::string& command = session.options().command;
   if (command == "submit") return submit(session, out);
   if (command == "get") {
-    const json answer = session.call("GET", workflow_path(session.options().id));
+    json answer = session.call("GET", workflow_path(session.options().id));
+    if (session.options().wait_ms > 0) answer = wait_until_final(session, std::move(answer));
     if (session.options().json) out << answer.dump() << "\n";
     else print_workflow(answer, out);
     return 0;
@@ -282,8 +329,14 @@ void add_client_commands(CLI::App& app, ClientOptions& o) {
   submit->add_option("--input", o.input, "Workflow input: JSON text or @file");
   submit->add_option("--id", o.id, "Workflow id (default: server-generated)");
   submit->add_option("--version", o.version, "Definition version (default: latest)");
+  submit->add_option("--wait-ms", o.wait_ms,
+                     "Wait up to this long for the workflow to close; exit 1 unless it completed")
+      ->check(CLI::NonNegativeNumber);
 
-  add_command(app, o, "get", "Show a workflow's state", "get")->add_option("id", o.id, "Workflow id")->required();
+  auto* get = add_command(app, o, "get", "Show a workflow's state", "get");
+  get->add_option("id", o.id, "Workflow id")->required();
+  get->add_option("--wait-ms", o.wait_ms, "Wait up to this long for the workflow to close first")
+      ->check(CLI::NonNegativeNumber);
 
   auto* list = add_command(app, o, "list", "List and search workflows, newest first", "list");
   list->add_option("--status", o.status, "Only this status (running, completed, faulted, ...)");

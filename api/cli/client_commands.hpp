@@ -17,6 +17,7 @@ struct ClientOptions {
   std::string token;  // --token; empty: FLIGHTPLAN_TOKEN
   bool json = false;                          // print the API's JSON instead of text
   std::int64_t timeout_ms = 30'000;
+  std::int64_t wait_ms = 0;  // submit / get: long-poll until the workflow closes, at most this long
 
   std::string command;      // which subcommand ran: "submit", "definitions show", ...
   std::string id;           // workflow id (or, for submit, the id to start with)

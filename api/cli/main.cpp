@@ -111,7 +111,9 @@ int main(int argc, char** argv) {
   bench->add_option("--timeout-s", bench_options.timeout_s, "Deadline of the whole run, warm-up included");
   bench->add_option("--input", bench_options.input,
                     "Input template: JSON text or @file (ids are made unique)");
-  bench->add_option("--poll-ms", bench_options.poll_ms, "Pause between two status polls of a workflow");
+  bench->add_option("--wait-ms", bench_options.wait_ms,
+                    "Long-poll wait: the server answers when the workflow closes (0: poll instead)");
+  bench->add_option("--poll-ms", bench_options.poll_ms, "Pause between two status polls (with --wait-ms 0)");
   bench->add_option("--request-timeout-ms", bench_options.request_timeout_ms, "Deadline of one HTTP request");
   bench->add_option("--id-prefix", bench_options.id_prefix,
                     "Prefix of the workflow ids (default: unique per run)");

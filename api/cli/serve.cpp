@@ -7,6 +7,7 @@
 #include "flightplan/http/server.hpp"
 #include "flightplan/memory/memory_service_store.hpp"
 #include "flightplan/memory/memory_store.hpp"
+#include "flightplan/redis/close_feed.hpp"
 #include "flightplan/redis/redis_service_store.hpp"
 #include "flightplan/redis/redis_store.hpp"
 #include "flightplan/redis/server_process.hpp"
@@ -226,6 +227,7 @@ struct Roles {
   std::unique_ptr<runtime::Supervisor> supervisor;
   std::unique_ptr<runtime::WorkerPool> workers;
   std::unique_ptr<DefinitionRefresher> refresher;
+  std::unique_ptr<redis::CloseFeed> close_feed;  // news of workflows other processes closed
   std::unique_ptr<rest::WorkflowApi> workflow_api;
   std::unique_ptr<rest::DefinitionApi> definition_api;
   std::unique_ptr<rest::OperationsApi> operations_api;
@@ -245,7 +247,8 @@ struct Context {
   activities::ActivityRegistry& activity_registry;
   metrics::Metrics& metrics;
   runtime::Orchestrator& starter;
-  http::Authorizer authorizer;  // empty: the API is open
+  runtime::CloseWaiters& close_waiters;  // requests waiting for a workflow to close (long polls)
+  http::Authorizer authorizer;           // empty: the API is open
 };
 
 void start_orchestration(Roles& roles, const Context& context) {
@@ -254,6 +257,7 @@ void start_orchestration(Roles& roles, const Context& context) {
     o.consumer = context.instance + "/orchestrator-" + std::to_string(i);
     if (context.options.visibility_ms > 0) o.visibility_ms = context.options.visibility_ms;
     o.observer = &context.metrics;
+    o.close_waiters = &context.close_waiters;
     roles.orchestrators.push_back(
         std::make_unique<runtime::Orchestrator>(context.store, context.definitions, context.clock, o));
     roles.orchestrators.back()->start_thread();
@@ -285,8 +289,17 @@ void start_workers(Roles& roles, const Context& context) {
 void start_http(Roles& roles, const Context& context) {
   const ServeOptions& options = context.options;
   const bool dev = options.role == ServeOptions::Role::dev;
-  roles.workflow_api = std::make_unique<rest::WorkflowApi>(
-      rest::WorkflowApi{context.starter, context.store, context.clock, id_generator(context.clock)});
+  roles.workflow_api = std::make_unique<rest::WorkflowApi>(rest::WorkflowApi{
+      context.starter, context.store, context.clock, id_generator(context.clock), &context.close_waiters});
+  if (context.redis_store != nullptr) {
+    // Workflows closed by other processes' orchestrators; this process's own tell the waiters directly.
+    runtime::CloseWaiters& waiters = context.close_waiters;
+    roles.close_feed = std::make_unique<redis::CloseFeed>(
+        context.redis_store->settings().pool.client, context.redis_store->closed_channel(),
+        [&waiters](const std::string& id, std::int64_t version) { waiters.closed(id, version); },
+        [&waiters] { waiters.wake_all(); });
+    roles.close_feed->start();
+  }
   roles.definition_api =
       std::make_unique<rest::DefinitionApi>(rest::DefinitionApi{context.definitions, context.clock});
   roles.operations_api = std::make_unique<rest::OperationsApi>(
@@ -336,6 +349,7 @@ void start_worker_http(Roles& roles, const Context& context) {
 // committed or left unacknowledged for redelivery, never half-done.
 void drain(Roles& roles) {
   if (roles.http_server) roles.http_server->stop();
+  roles.close_feed.reset();
   if (roles.workers) roles.workers->stop();
   if (roles.supervisor) roles.supervisor->stop();
   for (auto& o : roles.orchestrators) o->stop();
@@ -401,12 +415,15 @@ int serve_command(const ServeOptions& options) {
   }
 
   metrics::Metrics metrics;
+  runtime::CloseWaiters close_waiters;
   runtime::OrchestratorSettings starter_settings;
   starter_settings.consumer = instance + "/api";
   starter_settings.observer = &metrics;
+  starter_settings.close_waiters = &close_waiters;
   runtime::Orchestrator starter(*store, definitions, clock, starter_settings);  // serves start requests
   const Context context{options,     instance,          *store,  redis_store, *service_store,       clock,
-                        definitions, activity_registry, metrics, starter,     std::move(authorizer)};
+                        definitions, activity_registry, metrics, starter,     close_waiters,
+                        std::move(authorizer)};
   Roles roles;
   try {
     if (options.role != Role::worker) start_orchestration(roles, context);

@@ -1,11 +1,14 @@
 #define BOOST_TEST_MODULE redis_store
 // The store contract against a real, private redis-server (unix socket in a temp dir).
+#include "flightplan/redis/close_feed.hpp"
 #include "flightplan/redis/redis_store.hpp"
 
 #include "../support/redis_server.hpp"
 #include "store_contract.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <mutex>
 #include <chrono>
 #include <thread>
 
@@ -202,4 +205,85 @@ BOOST_FIXTURE_TEST_CASE(large_dataset_lists_and_counts, RedisStoreFixture) {
     BOOST_TEST(flightplan::contract::count_of(counts, status) == workflow_count / 5);
     BOOST_TEST(flightplan::contract::count_of(named, status) == workflow_count / 20);
   }
+}
+
+// The news of closed workflows for long polls: a commit that closes a workflow publishes
+// "<id> <version>" once; steps that leave it open, or keep it closed, publish nothing.
+BOOST_FIXTURE_TEST_CASE(closing_commits_reach_the_close_feed_once, RedisStoreFixture) {
+  std::mutex mutex;
+  std::vector<std::pair<std::string, std::int64_t>> heard;
+  flightplan::redis::CloseFeed feed(
+      flightplan::redis::ClientSettings{server.url()}, redis_store->closed_channel(),
+      [&](const std::string& id, std::int64_t version) {
+        const std::lock_guard lock(mutex);
+        heard.emplace_back(id, version);
+      },
+      [] {});
+  feed.start();
+  auto heard_now = [&] {
+    const std::lock_guard lock(mutex);
+    return heard;
+  };
+  // The subscription is made on the feed's thread: publish probes until one is heard.
+  flightplan::redis::Client client(flightplan::redis::ClientSettings{server.url()});
+  const auto subscribed_by = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (heard_now().empty() && std::chrono::steady_clock::now() < subscribed_by) {
+    client.command({"PUBLISH", redis_store->closed_channel(), "probe 0"});
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  BOOST_REQUIRE(!heard_now().empty());
+  {
+    const std::lock_guard lock(mutex);
+    heard.clear();
+  }
+  FakeStep start("feed-1", 0, 2);
+  start.as("alpha", WorkflowStatus::running, 1'000);
+  flightplan::contract::commit_one(store(), start.commit(0));
+  FakeStep done("feed-1", 2, 3);
+  done.as("alpha", WorkflowStatus::completed, 1'000, 2'000).closes();
+  flightplan::contract::commit_one(store(), done.commit(2));
+  FakeStep late("feed-1", 5, 1);  // a late event on a closed workflow: still closed, no news
+  late.as("alpha", WorkflowStatus::completed, 1'000, 2'000);
+  flightplan::contract::commit_one(store(), late.commit(5));
+  FakeStep other("feed-2", 0, 1);  // finished in its first step
+  other.as("alpha", WorkflowStatus::faulted, 1'000, 1'000).closes();
+  flightplan::contract::commit_one(store(), other.commit(0));
+  const auto by = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (heard_now().size() < 2 && std::chrono::steady_clock::now() < by)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // room for a wrong extra notice
+  const auto notices = heard_now();
+  BOOST_REQUIRE_EQUAL(notices.size(), 2u);
+  BOOST_TEST(notices[0].first == "feed-1");
+  BOOST_TEST(notices[0].second == 5);
+  BOOST_TEST(notices[1].first == "feed-2");
+  BOOST_TEST(notices[1].second == 1);
+}
+
+// A feed that loses its connection says so (news may have been missed) and listens again.
+BOOST_FIXTURE_TEST_CASE(a_close_feed_reports_a_gap_and_resubscribes, RedisStoreFixture) {
+  std::atomic<int> gaps{0};
+  std::atomic<int> heard{0};
+  flightplan::redis::CloseFeed feed(
+      flightplan::redis::ClientSettings{server.url()}, redis_store->closed_channel(),
+      [&](const std::string&, std::int64_t) { ++heard; }, [&] { ++gaps; });
+  feed.start();
+  flightplan::redis::Client client(flightplan::redis::ClientSettings{server.url()});
+  auto publish_until_heard = [&](int count) {
+    const auto by = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (heard.load() < count && std::chrono::steady_clock::now() < by) {
+      client.command({"PUBLISH", redis_store->closed_channel(), "probe 1"});
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return heard.load() >= count;
+  };
+  BOOST_REQUIRE(publish_until_heard(1));
+  BOOST_TEST(gaps.load() == 0);
+  client.command({"CLIENT", "KILL", "TYPE", "pubsub"});
+  const auto by = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (gaps.load() == 0 && std::chrono::steady_clock::now() < by)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  BOOST_TEST(gaps.load() >= 1);
+  BOOST_TEST(publish_until_heard(heard.load() + 1));
+  feed.stop();
 }

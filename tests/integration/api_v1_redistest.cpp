@@ -11,6 +11,8 @@
 
 #include <sys/wait.h>
 
+#include <future>
+
 using namespace flightplan;
 using nlohmann::json;
 using testing::HttpResponse;
@@ -335,6 +337,48 @@ BOOST_AUTO_TEST_CASE(list_search_pages_and_counts) {
   const json none = dev(viewer_token).get("/api/v1/workflows?started_before=1000&id_prefix=ls-").json();
   BOOST_TEST(none.at("workflows").empty());
   BOOST_TEST(none.at("next_cursor").is_null());
+}
+
+// Long polls (issue 9): `?wait=` answers when the workflow closes, whichever process closes it (the
+// other process hears of it through Redis Pub/Sub), or when the wait is over; never before.
+BOOST_AUTO_TEST_CASE(long_polls_answer_when_the_workflow_closes_on_either_server) {
+  register_definition(waiter_yaml);
+  // A start that waits answers after its wait with the workflow still open, and its view.
+  const auto asked = std::chrono::steady_clock::now();
+  const HttpResponse started =
+      dev().post("/api/v1/workflows?wait=400", json{{"workflow", "waiter"}, {"id", "lp-1"}}.dump());
+  BOOST_TEST(started.status == 201, started.body);
+  BOOST_TEST((std::chrono::steady_clock::now() - asked >= std::chrono::milliseconds(350)));
+  BOOST_TEST(started.json().value("status", "") == "waiting", started.body);
+  BOOST_TEST(started.json().at("workflow").value("id", "") == "lp-1");
+  // Both servers park a GET; one signal later, both answer long before their wait is over.
+  auto park = [](Client client) {
+    return std::async(std::launch::async, [client] {
+      const auto sent = std::chrono::steady_clock::now();
+      const HttpResponse answer = client.get("/api/v1/workflows/lp-1?wait=15000");
+      return std::make_pair(answer, std::chrono::steady_clock::now() - sent);
+    });
+  };
+  auto on_dev = park(dev(viewer_token));
+  auto on_b = park(server_b(viewer_token));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  BOOST_TEST((on_dev.wait_for(std::chrono::seconds(0)) == std::future_status::timeout));
+  BOOST_TEST((on_b.wait_for(std::chrono::seconds(0)) == std::future_status::timeout));
+  BOOST_TEST(server_b().post("/api/v1/workflows/lp-1/signals/go", "{}").status == 202);
+  for (auto* parked : {&on_dev, &on_b}) {
+    const auto [answer, took] = parked->get();
+    BOOST_TEST(answer.status == 200, answer.body);
+    BOOST_TEST(answer.json().value("status", "") == "completed", answer.body);
+    BOOST_TEST((took < std::chrono::milliseconds(8'000)));
+  }
+  // Closed already: at once. A start that waits for a workflow that finishes at once: its output.
+  const auto again = std::chrono::steady_clock::now();
+  BOOST_TEST(dev(viewer_token).get("/api/v1/workflows/lp-1?wait=PT15S").json().value("status", "") == "completed");
+  BOOST_TEST((std::chrono::steady_clock::now() - again < std::chrono::milliseconds(5'000)));
+  expect_problem(dev(viewer_token).get("/api/v1/workflows/lp-1?wait=soon"), 400, "'wait'");
+  expect_problem(dev(viewer_token).get("/api/v1/workflows/lp-1?wait=-5"), 400, "'wait'");
+  expect_problem(dev(viewer_token).get("/api/v1/workflows/lp-1?tail=1"), 400, "'tail'");
+  expect_problem(dev(viewer_token).get("/api/v1/workflows/lp-none?wait=100"), 404, "'lp-none'");
 }
 
 BOOST_AUTO_TEST_CASE(terminate_pause_resume_and_cancel_end_to_end) {

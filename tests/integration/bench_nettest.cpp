@@ -133,6 +133,8 @@ BOOST_AUTO_TEST_CASE(bench_5step_reports_twenty_completed_workflows) {
   BOOST_TEST(result.at("warmup") == json({{"workflows", 4}, {"ok", 4}}));
   BOOST_TEST(result.at("requests").at("start") == 20);
   BOOST_TEST(result.at("requests").at("signal") == 0);
+  // Long polls: each start waits for its workflow to close; nothing is polled.
+  BOOST_TEST(result.at("requests").at("poll") == 0);
   const double seconds = result.at("seconds").get<double>();
   BOOST_TEST(seconds > 0.0);
   // Both figures are rounded to 3 decimals, and a run of 20 workflows may take only ~30 ms.
@@ -144,6 +146,20 @@ BOOST_AUTO_TEST_CASE(bench_5step_reports_twenty_completed_workflows) {
   BOOST_TEST(latency.at("p95").get<double>() <= latency.at("p99").get<double>());
   BOOST_TEST(latency.at("p99").get<double>() <= latency.at("max").get<double>());
   BOOST_TEST(latency.at("max").get<double>() <= seconds * 1000.0);
+}
+
+BOOST_AUTO_TEST_CASE(without_long_polls_the_status_is_polled) {
+  BenchOptions options;
+  options.url = server().url();
+  options.workflows = 5;
+  options.concurrency = 2;
+  options.warmup = 0;
+  options.wait_ms = 0;
+  options.timeout_s = 60;
+  const json result = run_bench(options, 0);
+  BOOST_TEST(result.at("ok") == 5);
+  BOOST_TEST(result.at("requests").at("poll").get<int>() >= 5);
+  BOOST_TEST(result.at("wait_ms") == 0);
 }
 
 BOOST_AUTO_TEST_CASE(delivery_is_signalled_when_it_waits_for_the_drone) {

@@ -17,7 +17,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <future>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -59,6 +61,16 @@ struct Observed {
   std::vector<Access> accesses;
   std::atomic<bool> ready{true};
   std::atomic<int> slow_handlers_entered{0};
+  // Parked requests (GET /park/{key}): the wake each one's subscribe() was given, by key.
+  std::map<std::string, std::function<void()>> wakes;
+  std::atomic<int> unsubscribed{0};
+  std::atomic<int> answered{0};
+
+  std::function<void()> wake_of(const std::string& key) {
+    std::lock_guard lock(mutex);
+    auto it = wakes.find(key);
+    return it == wakes.end() ? nullptr : it->second;
+  }
 
   std::vector<Access> access_log() {
     std::lock_guard lock(mutex);
@@ -114,6 +126,26 @@ Router make_router(Observed& observed) {
     const int sleep_ms = std::stoi(std::string(request.query_param("ms").value_or("100")));
     std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
     return json_response(200, {{"slept_ms", sleep_ms}});
+  });
+  // A long poll: parks for ?wait= ms; /park/now wakes itself from subscribe().
+  router.add("GET", "/park/{key}", [&observed](const Request& request) {
+    const std::string key = request.path_param("key");
+    auto parked = std::make_shared<Parked>();
+    parked->wait_ms = std::stoll(std::string(request.query_param("wait").value_or("5000")));
+    parked->subscribe = [&observed, key](std::function<void()> wake) {
+      if (key == "now") wake();
+      std::lock_guard lock(observed.mutex);
+      observed.wakes[key] = std::move(wake);
+      return std::function<void()>([&observed] { ++observed.unsubscribed; });
+    };
+    parked->answer = [&observed, key] {
+      ++observed.answered;
+      if (key == "boom") throw OperationError(ErrorCategory::conflict, "the answer failed");
+      return json_response(200, {{"answered", key}});
+    };
+    Response response;
+    response.parked = std::move(parked);
+    return response;
   });
   router.add("GET", "/no-content", [](const Request&) {
     Response response;
@@ -818,3 +850,114 @@ BOOST_AUTO_TEST_CASE(every_request_reaches_the_access_log) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------------------------------------------
+// Parked requests (long polls): answered when woken or when their wait is over, holding no thread.
+
+BOOST_AUTO_TEST_CASE(a_parked_request_is_answered_when_woken) {
+  TestServer test;
+  Client client(test.server->port());
+  BOOST_REQUIRE(!client.connect());
+  const auto sent = SteadyClock::now();
+  client.send(get("/park/a?wait=20000"));
+  BOOST_REQUIRE(eventually([&] { return test.observed.wake_of("a") != nullptr; }));
+  BOOST_TEST(test.observed.answered.load() == 0);
+  test.observed.wake_of("a")();
+  const auto response = expect_response(client);
+  BOOST_TEST(response.result_int() == 200u);
+  BOOST_TEST(body_of(response) == (json{{"answered", "a"}}));
+  BOOST_TEST((SteadyClock::now() - sent < 10s));  // long before its wait would have ended
+  BOOST_TEST(eventually([&] { return test.observed.unsubscribed.load() == 1; }));
+  test.observed.wake_of("a")();  // a late or second wake is harmless
+  client.send(get("/order/1"));
+  BOOST_TEST(body_of(expect_response(client)) == (json{{"n", "1"}}));
+}
+
+BOOST_AUTO_TEST_CASE(a_parked_request_is_answered_when_its_wait_is_over) {
+  TestServer test;
+  Client client(test.server->port());
+  BOOST_REQUIRE(!client.connect());
+  const auto sent = SteadyClock::now();
+  client.send(get("/park/b?wait=300"));
+  const auto response = expect_response(client);
+  BOOST_TEST(body_of(response) == (json{{"answered", "b"}}));
+  BOOST_TEST((SteadyClock::now() - sent >= 300ms));
+  BOOST_TEST(test.observed.unsubscribed.load() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_wake_during_subscribe_answers_at_once) {
+  TestServer test;
+  Client client(test.server->port());
+  BOOST_REQUIRE(!client.connect());
+  const auto sent = SteadyClock::now();
+  client.send(get("/park/now?wait=20000"));
+  BOOST_TEST(body_of(expect_response(client)) == (json{{"answered", "now"}}));
+  BOOST_TEST((SteadyClock::now() - sent < 10s));
+}
+
+BOOST_AUTO_TEST_CASE(a_failing_answer_becomes_a_problem_response) {
+  TestServer test;
+  Client client(test.server->port());
+  BOOST_REQUIRE(!client.connect());
+  client.send(get("/park/boom?wait=50"));
+  const auto response = expect_response(client);
+  BOOST_TEST(response.result_int() == 409u);
+  BOOST_TEST(body_of(response)["detail"] == "the answer failed");
+}
+
+BOOST_AUTO_TEST_CASE(parked_requests_hold_no_handler_thread) {
+  auto settings = test_settings();
+  settings.handler_threads = 1;
+  TestServer test(settings);
+  std::vector<std::unique_ptr<Client>> parked;
+  for (int i = 0; i < 5; ++i) {
+    parked.push_back(std::make_unique<Client>(test.server->port()));
+    BOOST_REQUIRE(!parked.back()->connect());
+    parked.back()->send(get("/park/p" + std::to_string(i) + "?wait=20000"));
+  }
+  BOOST_REQUIRE(eventually([&] { return test.observed.wake_of("p4") != nullptr; }));
+  Client other(test.server->port());
+  BOOST_REQUIRE(!other.connect());
+  other.send(get("/order/7"));
+  BOOST_TEST(body_of(expect_response(other)) == (json{{"n", "7"}}));
+  for (int i = 0; i < 5; ++i) test.observed.wake_of("p" + std::to_string(i))();
+  for (int i = 0; i < 5; ++i)
+    BOOST_TEST(body_of(expect_response(*parked[static_cast<std::size_t>(i)])) ==
+               (json{{"answered", "p" + std::to_string(i)}}));
+}
+
+BOOST_AUTO_TEST_CASE(a_pipelined_request_waits_behind_a_parked_one) {
+  TestServer test;
+  Client client(test.server->port());
+  BOOST_REQUIRE(!client.connect());
+  client.send(get("/park/c?wait=400") + get("/order/2"));
+  BOOST_TEST(body_of(expect_response(client)) == (json{{"answered", "c"}}));
+  BOOST_TEST(body_of(expect_response(client)) == (json{{"n", "2"}}));
+}
+
+BOOST_AUTO_TEST_CASE(the_wait_is_shortened_to_fit_the_request_timeout) {
+  auto settings = test_settings();
+  settings.request_timeout_ms = 1'200;  // a reserve of 300 ms: the wait ends after about 900 ms
+  TestServer test(settings);
+  Client client(test.server->port());
+  BOOST_REQUIRE(!client.connect());
+  client.send(get("/park/d?wait=60000"));
+  const auto response = expect_response(client);
+  BOOST_TEST(response.result_int() == 200u);  // answered, not a 504
+  BOOST_TEST(body_of(response) == (json{{"answered", "d"}}));
+}
+
+BOOST_AUTO_TEST_CASE(stop_answers_parked_requests_at_once) {
+  TestServer test;
+  Client client(test.server->port());
+  BOOST_REQUIRE(!client.connect());
+  client.send(get("/park/e?wait=20000"));
+  BOOST_REQUIRE(eventually([&] { return test.observed.wake_of("e") != nullptr; }));
+  const auto stopping = SteadyClock::now();
+  auto stopped = std::async(std::launch::async, [&] { test.server->stop(); });
+  const auto response = expect_response(client);
+  BOOST_TEST(body_of(response) == (json{{"answered", "e"}}));
+  BOOST_TEST(!response.keep_alive());
+  BOOST_REQUIRE(stopped.wait_for(io_timeout) == std::future_status::ready);
+  BOOST_TEST((SteadyClock::now() - stopping < 5s));
+}

@@ -231,6 +231,45 @@ Reply Client::eval_script(const Script& script, const std::vector<std::string>& 
   }
 }
 
+void Client::subscribe(const std::vector<std::string>& channels) {
+  assert(impl_ != nullptr && !channels.empty());
+  disconnect();
+  std::vector<std::string_view> command{"SUBSCRIBE"};
+  command.insert(command.end(), channels.begin(), channels.end());
+  // The server confirms each channel with ["subscribe", channel, count]; execute() reads the first.
+  Reply first = impl_->execute(command);
+  if (first.is_error()) impl_->throw_error_reply("SUBSCRIBE", first);
+  try {
+    for (std::size_t i = 1; i < channels.size(); ++i) {
+      if (!impl_->connection->next_pushed(impl_->settings.command_timeout_ms))
+        throw OperationError(ErrorCategory::unavailable, "redis SUBSCRIBE on " + impl_->endpoint.describe() +
+                                                             ": no confirmation within command_timeout_ms");
+    }
+  } catch (const OperationError&) {
+    impl_->connection.reset();
+    throw;
+  }
+}
+
+std::optional<std::pair<std::string, std::string>> Client::next_message(std::int64_t wait_ms) {
+  assert(impl_ != nullptr);
+  if (!impl_->connection)
+    throw OperationError(ErrorCategory::unavailable, "redis: not subscribed on " + impl_->endpoint.describe());
+  std::optional<Reply> pushed;
+  try {
+    pushed = impl_->connection->next_pushed(wait_ms);
+  } catch (const OperationError&) {
+    impl_->connection.reset();
+    throw;
+  }
+  // ["message", channel, payload]; anything else (a late confirmation) is not news.
+  if (!pushed || pushed->type() != Reply::Type::array) return std::nullopt;
+  const std::vector<Reply>& parts = pushed->as_array();
+  if (parts.size() != 3 || parts[0].type() != Reply::Type::string || parts[0].as_string() != "message")
+    return std::nullopt;
+  return std::make_pair(parts[1].as_string(), parts[2].as_string());
+}
+
 void Client::ping() {
   Reply reply = command({"PING"});
   if (reply.type() != Reply::Type::status || reply.as_string() != "PONG") {

@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <pthread.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cerrno>
 #include <csignal>
@@ -219,6 +220,24 @@ std::vector<Reply> Connection::execute_all(const std::vector<std::vector<std::st
     replies.push_back(take_reply(raw));
   }
   return replies;
+}
+
+std::optional<Reply> Connection::next_pushed(std::int64_t wait_ms) {
+  assert(!broken_);
+  redisContext* context = handle_->context;
+  void* raw = nullptr;
+  // A message may already sit in the reader's buffer, read along with an earlier one.
+  if (redisGetReplyFromReader(context, &raw) != REDIS_OK) fail_io("subscribe", errno);
+  if (raw != nullptr) return take_reply(raw);
+  pollfd watch{context->fd, POLLIN, 0};
+  const int ready = poll(&watch, 1, static_cast<int>(std::clamp<std::int64_t>(wait_ms, 0, 60'000)));
+  if (ready == 0 || (ready < 0 && errno == EINTR)) return std::nullopt;
+  if (ready < 0) fail_io("subscribe", errno);
+  errno = 0;
+  if (redisBufferRead(context) != REDIS_OK) fail_io("subscribe", errno);
+  if (redisGetReplyFromReader(context, &raw) != REDIS_OK) fail_io("subscribe", errno);
+  if (raw == nullptr) return std::nullopt;  // part of a message: the rest comes with the next read
+  return take_reply(raw);
 }
 
 }  // namespace flightplan::redis::detail

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,11 @@ class Connection {
   Reply execute(const std::vector<std::string_view>& args);
   // Sends all commands, then reads one reply per command, in order.
   std::vector<Reply> execute_all(const std::vector<std::vector<std::string>>& commands);
+
+  // For a connection that has subscribed (SUBSCRIBE sent through execute()): the next message the
+  // server pushes, waiting at most `wait_ms`; nullopt when none came in time (the connection stays
+  // usable). I/O failures throw like execute().
+  std::optional<Reply> next_pushed(std::int64_t wait_ms);
 
   // False once an I/O error happened, or when the idle socket is readable: a healthy idle Redis
   // connection has nothing to read, so readable means the server closed it (EOF) or sent

@@ -73,7 +73,7 @@ elseif redis.call('ZREM', KEYS[7], id) == 1 then
   redis.call('PERSIST', KEYS[1])
   redis.call('PERSIST', KEYS[2])
 end
-local i = 12
+local i = 13
 local events = tonumber(ARGV[i]); i = i + 1
 local last = i + events - 1
 while i <= last do
@@ -107,6 +107,8 @@ if retention > 0 then
   redis.call('PEXPIRE', KEYS[1], retention)
   redis.call('PEXPIRE', KEYS[2], retention)
 end
+-- The news for requests waiting for this workflow to close (CloseFeed), once per close.
+if closed_ms > 0 and old_status ~= status then redis.call('PUBLISH', ARGV[12], id .. ' ' .. ARGV[2]) end
 return 1
 )lua"};
 
@@ -328,6 +330,7 @@ std::string RedisStore::tag(int partition) const {
 }
 std::string RedisStore::workflow_key(const std::string& id) const { return tag(partition_of(id)) + ":wf:" + id; }
 std::string RedisStore::events_key(const std::string& id) const { return tag(partition_of(id)) + ":ev:" + id; }
+std::string RedisStore::closed_channel() const { return settings_.key_prefix + ":closed"; }
 std::string RedisStore::timers_key(int partition) const { return tag(partition) + ":timers"; }
 std::string RedisStore::inputs_key(int partition) const { return tag(partition) + ":in"; }
 std::string RedisStore::tasks_key(int partition, const std::string& queue) const {
@@ -451,7 +454,8 @@ std::vector<std::string> RedisStore::commit_arguments(const engine::Commit& c,
                                 store_support::index_member(summary.started_ms, c.workflow_id),
                                 std::string(engine::to_string(summary.status)),
                                 std::to_string(summary.closed_ms),
-                                std::to_string(store_support::all_statuses.size())};
+                                std::to_string(store_support::all_statuses.size()),
+                                closed_channel()};
   args.push_back(std::to_string(c.events->size()));
   for (const engine::Event& event : *c.events) args.push_back(event.to_json().dump());
   append_command_arguments(c, p, keys, args);

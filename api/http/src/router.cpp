@@ -288,27 +288,31 @@ std::string decode_path_param(std::string_view name, std::string_view raw) {
   return std::move(*decoded);
 }
 
-Response handle_request(const Router& router, Request& request, const ErrorLog& error_log) {
+Response call_guarded(const std::function<Response()>& call, const std::string& request_id, const std::string& path,
+                      const ErrorLog& error_log) {
   try {
-    return route_and_call(router, request);
+    return call();
   } catch (const ProblemError& error) {
     return error.response();
   } catch (const OperationError& error) {
     // An internal error's message describes our insides; it is logged, not shown.
     if (error.category() != ErrorCategory::internal) {
-      return problem_response(error.category(), error.what(), request.path);
+      return problem_response(error.category(), error.what(), path);
     }
-    log_error(error_log, request.request_id, error.what());
+    log_error(error_log, request_id, error.what());
   } catch (const std::exception& error) {
-    log_error(error_log, request.request_id, error.what());
+    log_error(error_log, request_id, error.what());
   } catch (...) {
-    log_error(error_log, request.request_id, "a handler threw something that is not a std::exception");
+    log_error(error_log, request_id, "a handler threw something that is not a std::exception");
   }
   return problem_response(
       ErrorCategory::internal,
-      "the server failed to handle the request; its log has the details under request id " +
-          request.request_id,
-      request.path);
+      "the server failed to handle the request; its log has the details under request id " + request_id, path);
+}
+
+Response handle_request(const Router& router, Request& request, const ErrorLog& error_log) {
+  // request.path is filled by route_and_call; the reference sees it when an error is mapped.
+  return call_guarded([&] { return route_and_call(router, request); }, request.request_id, request.path, error_log);
 }
 
 }  // namespace flightplan::http

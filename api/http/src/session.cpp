@@ -102,6 +102,9 @@ void Session::stop_gracefully() {
     self->stopping_ = true;
     self->reader_wake_.cancel();
     self->writer_wake_.cancel();
+    // Parked requests are answered now, with what there is.
+    for (const SlotPtr& slot : self->queue_)
+      if (slot->park_timer) slot->park_timer->cancel();
   });
 }
 
@@ -111,6 +114,8 @@ void Session::close_now() {
     self->stream_.close();
     self->reader_wake_.cancel();
     self->writer_wake_.cancel();
+    for (const SlotPtr& slot : self->queue_)
+      if (slot->park_timer) slot->park_timer->cancel();
   });
 }
 
@@ -256,10 +261,57 @@ void Session::dispatch(const SlotPtr& slot, Request request) {
   slot->deadline = SteadyClock::now() + milliseconds(core_.settings().request_timeout_ms);
   asio::post(core_.handler_pool(), [self = shared_from_this(), slot, request = std::move(request)]() mutable {
     Response response = handle_request(self->core_.router(), request, self->core_.error_log());
-    asio::post(self->stream_.get_executor(), [self, slot, response = std::move(response)]() mutable {
-      // After a 504 the slot has left the queue; the late answer is dropped with it.
-      slot->response = std::move(response);
-      self->writer_wake_.cancel();
+    if (response.parked) {
+      self->park(slot, std::move(response.parked), std::move(request.path));
+      return;
+    }
+    self->deliver(slot, std::move(response));
+  });
+}
+
+void Session::deliver(const SlotPtr& slot, Response response) {
+  asio::post(stream_.get_executor(), [self = shared_from_this(), slot, response = std::move(response)]() mutable {
+    // After a 504 the slot has left the queue; the late answer is dropped with it.
+    slot->response = std::move(response);
+    slot->park_timer.reset();
+    self->writer_wake_.cancel();
+  });
+}
+
+// Holds a parked request on a timer of the strand until a wake cancels it or the wait is over, then
+// has it answered on the handler pool. No thread waits meanwhile.
+void Session::park(const SlotPtr& slot, std::shared_ptr<const Parked> parked, std::string path) {
+  asio::post(stream_.get_executor(), [self = shared_from_this(), slot, parked = std::move(parked),
+                                      path = std::move(path)]() mutable {
+    // The answer must still be produced and written before the slot's deadline: keep a reserve.
+    const auto reserve = milliseconds(std::min<std::int64_t>(5'000, self->core_.settings().request_timeout_ms / 4));
+    auto until = std::min(SteadyClock::now() + milliseconds(std::max<std::int64_t>(0, parked->wait_ms)),
+                          slot->deadline - reserve);
+    if (self->stopping_ || self->closing_) until = SteadyClock::now();
+    auto timer = std::make_shared<asio::steady_timer>(self->stream_.get_executor(), until);
+    slot->park_timer = timer;
+    std::function<void()> wake = [weak = std::weak_ptr(timer), executor = self->stream_.get_executor()] {
+      asio::post(executor, [weak] {
+        if (auto t = weak.lock()) t->cancel();
+      });
+    };
+    std::function<void()> unsubscribe;
+    try {
+      unsubscribe = parked->subscribe(std::move(wake));
+    } catch (const std::exception& error) {
+      self->core_.log_error(slot->request_id, std::string("a parked request could not wait: ") + error.what());
+      timer->expires_at(SteadyClock::now());
+    }
+    timer->async_wait([self, slot, parked, path = std::move(path), unsubscribe = std::move(unsubscribe)](
+                          const error_code&) mutable {
+      try {
+        if (unsubscribe) unsubscribe();
+      } catch (const std::exception& error) {
+        self->core_.log_error(slot->request_id, std::string("ending a wait failed: ") + error.what());
+      }
+      asio::post(self->core_.handler_pool(), [self, slot, parked, path = std::move(path)] {
+        self->deliver(slot, call_guarded(parked->answer, slot->request_id, path, self->core_.error_log()));
+      });
     });
   });
 }

@@ -7,7 +7,8 @@
 // Deadlines: waiting for a request's first byte uses read_timeout_ms on a new connection and
 // keep_alive_timeout_ms afterwards; the whole request (header and body) must then arrive within
 // read_timeout_ms; the handler has request_timeout_ms (else 504); each response write has
-// write_timeout_ms. The reader only waits on an empty buffer when no response is owed, so an idle
+// write_timeout_ms; a parked request (Parked, a long poll) waits at most until its answer still fits in
+// request_timeout_ms. The reader only waits on an empty buffer when no response is owed, so an idle
 // deadline never runs while the client is waiting for an answer.
 #include "server_core.hpp"
 
@@ -50,6 +51,8 @@ class Session : public std::enable_shared_from_this<Session> {
     SteadyClock::time_point started_at;
     SteadyClock::time_point deadline;  // for the handler's answer
     std::optional<Response> response;  // set on the strand once the handler returned
+    // A parked request's wait (Parked); cancelling it ends the wait. Touched only on the strand.
+    std::shared_ptr<boost::asio::steady_timer> park_timer;
     int status_sent = 0;               // for the access log
   };
   using SlotPtr = std::shared_ptr<Slot>;
@@ -62,6 +65,8 @@ class Session : public std::enable_shared_from_this<Session> {
   SlotPtr slot_for_request(SlotPtr slot);
   boost::asio::awaitable<void> send_continue_if_expected(SteadyClock::time_point read_deadline);
   void dispatch(const SlotPtr& slot, Request request);
+  void park(const SlotPtr& slot, std::shared_ptr<const Parked> parked, std::string path);
+  void deliver(const SlotPtr& slot, Response response);
 
   boost::asio::awaitable<void> write_loop();
   boost::asio::awaitable<bool> write_response(Slot& slot, bool close_after);

@@ -182,17 +182,84 @@ void add_control(http::Router& router, const WorkflowApi& api, Control control) 
       });
 }
 
+// The long poll's `wait`: epoch-free milliseconds ("5000") or an ISO 8601 duration ("PT5S"); 0 when
+// absent. Longer than wait_ms_max is shortened to it: a client may ask for more than a server gives.
+std::int64_t parse_wait_ms(const http::Request& request, std::int64_t wait_ms_max) {
+  const auto text = request.query_param("wait");
+  if (!text) return 0;
+  constexpr std::size_t digits_max = 12;
+  std::optional<std::int64_t> wait_ms;
+  if (!text->empty() && text->size() <= digits_max &&
+      std::all_of(text->begin(), text->end(), [](char c) { return c >= '0' && c <= '9'; }))
+    wait_ms = std::stoll(std::string(*text));
+  else
+    wait_ms = engine::parse_iso8601_duration_ms(*text, nullptr);
+  if (!wait_ms || *wait_ms < 0)
+    bad_request("query parameter 'wait' must be milliseconds (5000) or an ISO 8601 duration (PT5S), not " +
+                excerpt(*text));
+  return std::min(*wait_ms, wait_ms_max);
+}
+
+// Parks a request until workflow `id` (read at `seen_version`) closes or `wait_ms` has passed; then
+// `answer` runs.
+http::Response park_until_closed(const WorkflowApi& api, const std::string& id, std::int64_t seen_version,
+                                 std::int64_t wait_ms, std::function<http::Response()> answer) {
+  auto parked = std::make_shared<http::Parked>();
+  parked->wait_ms = wait_ms;
+  parked->subscribe = [waiters = api.close_waiters, id, seen_version](std::function<void()> wake) {
+    const std::uint64_t token = waiters->subscribe(id, seen_version, std::move(wake));
+    return std::function<void()>([waiters, id, token] { waiters->unsubscribe(id, token); });
+  };
+  parked->answer = std::move(answer);
+  http::Response response;
+  response.parked = std::move(parked);
+  return response;
+}
+
+// GET /api/v1/workflows/{id}: the workflow now, or with `wait`, once it has closed or the wait is
+// over, whichever comes first (a long poll: the request is parked, no thread waits). The answer is
+// the same view either way; a client that sees a status that is not final asks again.
+http::Response get_workflow(const WorkflowApi& api, const http::Request& request) {
+  allow_only(request, {"wait"});
+  const std::int64_t wait_ms = parse_wait_ms(request, api.wait_ms_max);
+  const std::string& id = request.path_param("id");
+  const engine::StoredWorkflow stored = load_or_404(api.store, id);
+  if (wait_ms == 0 || api.close_waiters == nullptr || engine::is_final(stored.state.status))
+    return http::json_response(200, workflow_view(stored));
+  return park_until_closed(api, id, stored.version, wait_ms, [&api, id] {
+    return http::json_response(200, workflow_view(load_or_404(api.store, id)));
+  });
+}
+
+// POST /api/v1/workflows. With `wait`, the answer comes once the workflow has closed or the wait is
+// over, and carries the workflow's view (its output or error) as "workflow": start and result in
+// one request.
 http::Response start_workflow(const WorkflowApi& api, const http::Request& request) {
+  allow_only(request, {"wait"});
+  const std::int64_t wait_ms = parse_wait_ms(request, api.wait_ms_max);
   runtime::StartRequest start = parse_start(http::parse_json_body(request));
   choose_workflow_id(start, request, api);
   start.correlation_id = request.request_id;
   const runtime::StartResult result = api.orchestrator.start(start);
-  http::Response response =
-      http::json_response(result.created ? 201 : 200, json{{"id", result.state.id},
-                                                           {"status", engine::to_string(result.state.status)},
-                                                           {"created", result.created}});
-  response.headers.set("Location", "/api/v1/workflows/" + result.state.id);
-  return response;
+  const int status = result.created ? 201 : 200;
+  const std::string id = result.state.id;
+  auto answer = [id, status, created = result.created](const engine::StoredWorkflow* stored,
+                                                        const engine::WorkflowState& state) {
+    json body{{"id", id}, {"status", engine::to_string(state.status)}, {"created", created}};
+    if (stored != nullptr) body["workflow"] = workflow_view(*stored);
+    http::Response response = http::json_response(status, body);
+    response.headers.set("Location", "/api/v1/workflows/" + id);
+    return response;
+  };
+  if (!request.query_param("wait")) return answer(nullptr, result.state);
+  if (wait_ms == 0 || api.close_waiters == nullptr || engine::is_final(result.state.status)) {
+    const engine::StoredWorkflow stored = load_or_404(api.store, id);
+    return answer(&stored, stored.state);
+  }
+  return park_until_closed(api, id, result.state.history_length, wait_ms, [&api, id, answer] {
+    const engine::StoredWorkflow stored = load_or_404(api.store, id);
+    return answer(&stored, stored.state);
+  });
 }
 
 http::Response list_workflows(const WorkflowApi& api, const http::Request& request) {
@@ -359,9 +426,8 @@ void add_workflow_routes(http::Router& router, const WorkflowApi& api) {
              [&api](const http::Request& request) { return list_workflows(api, request); });
   router.add("GET", "/api/v1/workflows/counts",
              [&api](const http::Request& request) { return count_workflows(api, request); });
-  router.add("GET", "/api/v1/workflows/{id}", [&api](const http::Request& request) {
-    return http::json_response(200, workflow_view(load_or_404(api.store, request.path_param("id"))));
-  });
+  router.add("GET", "/api/v1/workflows/{id}",
+             [&api](const http::Request& request) { return get_workflow(api, request); });
   router.add("GET", "/api/v1/workflows/{id}/history",
              [&api](const http::Request& request) { return workflow_history(api, request); });
   router.add("POST", "/api/v1/workflows/{id}/signals/{name}",

@@ -26,11 +26,14 @@ struct Work {
   bool settled = false;  // nothing more to do: acknowledge the inputs
 };
 
-// One line (and a metric) when a step closes a workflow, carrying the id of the request that started it.
-void log_closed(const engine::WorkflowState& state, const std::vector<engine::Command>& commands, RuntimeObserver* observer) {
+// One line (and a metric) when a step closes a workflow, carrying the id of the request that started
+// it; and the news for whoever waits for it here.
+void log_closed(const engine::WorkflowState& state, const std::vector<engine::Command>& commands,
+                const OrchestratorSettings& settings) {
   for (const engine::Command& command : commands) {
     if (command.type != engine::Command::Type::workflow_closed) continue;
-    if (observer != nullptr) observer->workflow_finished(state.name, command.status);
+    if (settings.observer != nullptr) settings.observer->workflow_finished(state.name, command.status);
+    if (settings.close_waiters != nullptr) settings.close_waiters->closed(state.id, state.history_length);
     log(LogLevel::info, "workflow closed",
         {{"workflow_id", state.id},
          {"correlation_id", state.correlation_id},
@@ -82,7 +85,7 @@ StartResult Orchestrator::start(const StartRequest& request) {
          {"correlation_id", request.correlation_id},
          {"workflow", definition->document.name},
          {"version", definition->document.version}});
-    log_closed(result.state, step.commands, settings_.observer);  // a workflow may finish in its first step
+    log_closed(result.state, step.commands, settings_);  // a workflow may finish in its first step
     return result;
   }
   std::optional<engine::StoredWorkflow> existing = store_.load(request.id);
@@ -184,7 +187,7 @@ std::vector<engine::QueuedInput> Orchestrator::process_one_by_one(const std::str
             {engine::Commit{workflow_id, stored->version, &state, &step.events, &step.commands, ""}});
         if (outcome.at(0) == CommitOutcome::committed) {
           forget_failure(workflow_id);
-          log_closed(state, step.commands, settings_.observer);
+          log_closed(state, step.commands, settings_);
           settled.push_back(queued);
           break;
         }
@@ -271,7 +274,7 @@ std::size_t Orchestrator::run_once(std::int64_t block_ms) {
     if (outcomes[i] == CommitOutcome::committed) {
       w.settled = true;
       forget_failure(w.workflow_id);
-      log_closed(w.state, w.commands, settings_.observer);
+      log_closed(w.state, w.commands, settings_);
     } else {
       one_by_one.push_back(&w);  // conflicts are rare: two orchestrators had inputs of one workflow
     }

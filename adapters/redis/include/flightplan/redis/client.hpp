@@ -15,6 +15,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <utility>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,6 +68,14 @@ class Client {
   // FLUSH or a server restart) it loads the script again and retries once. Never sends EVAL.
   Reply eval_script(const Script& script, const std::vector<std::string>& keys,
                     const std::vector<std::string>& args);
+
+  // Pub/Sub. subscribe() replaces the connection by a fresh one that SUBSCRIBEs to `channels`; from
+  // then on this client is only for next_message(), until disconnect(). next_message() waits at most
+  // `wait_ms` for a message published on one of them and returns {channel, payload}, or nullopt
+  // when none came in time. A lost connection throws OperationError(unavailable): news published
+  // meanwhile is lost, and the caller subscribes again. Both throw like command().
+  void subscribe(const std::vector<std::string>& channels);
+  std::optional<std::pair<std::string, std::string>> next_message(std::int64_t wait_ms);
 
   // Readiness: connects if needed and checks that PING answers PONG. Throws like command().
   void ping();

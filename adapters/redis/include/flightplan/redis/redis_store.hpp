@@ -32,6 +32,11 @@ class RedisStore final : public engine::WorkflowStore {
   explicit RedisStore(RedisStoreSettings settings);
   ~RedisStore() override;
 
+  // The Pub/Sub channel the commit script publishes "<id> <version>" of every workflow it closes on
+  // (see CloseFeed).
+  std::string closed_channel() const;
+  const RedisStoreSettings& settings() const { return settings_; }
+
   // Creates the consumer groups of the input streams and of the given task queues (idempotent).
   void ensure_groups(const std::vector<std::string>& queues);
 

@@ -3,7 +3,10 @@
 // Boost.Beast types, so handlers are functions of Request -> Response that tests call directly.
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
+#include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -56,11 +59,29 @@ struct Request {
   std::optional<std::string_view> query_param(const std::string& name) const;
 };
 
+struct Response;
+
+// A handler with no answer yet (a long poll: "tell me when this workflow closes") parks its request
+// instead of holding a handler thread: the server keeps the request's place in the connection and
+// calls `answer` on a handler thread once something woke it or `wait_ms` has passed, whichever is
+// first. The server shortens `wait_ms` so that the answer still fits in its request timeout, and
+// ends every wait at once when it stops.
+struct Parked {
+  std::int64_t wait_ms = 0;
+  // Called once, on a server thread, before the wait starts: arranges for `wake` to be called (from
+  // any thread, any number of times, also at once) when the answer may be ready, and returns what
+  // to call to stop that when the wait ends; the server calls it exactly once. Must not block.
+  std::function<std::function<void()>(std::function<void()> wake)> subscribe;
+  // The answer; runs like a handler (an exception becomes a problem response).
+  std::function<Response()> answer;
+};
+
 struct Response {
   int status = 200;
   std::string content_type = "application/json";  // left out of the response when empty
   Headers headers;  // Content-Length, Connection and X-Request-Id are the server's to set
   std::string body;
+  std::shared_ptr<const Parked> parked;  // set: the rest of this response is ignored (see Parked)
 };
 
 // A response whose body is `body` serialised (invalid UTF-8 in strings is replaced, never thrown on).

@@ -112,4 +112,9 @@ std::string decode_path_param(std::string_view name, std::string_view raw);
 // detail, the real message going to `error_log` only.
 Response handle_request(const Router& router, Request& request, const ErrorLog& error_log);
 
+// Calls `call` and maps what it throws as handle_request() does, naming `path` in problem bodies and
+// `request_id` in the log. Never throws. For answers produced after the handler returned (Parked).
+Response call_guarded(const std::function<Response()>& call, const std::string& request_id, const std::string& path,
+                      const ErrorLog& error_log);
+
 }  // namespace flightplan::http

@@ -5,6 +5,7 @@
 #include "flightplan/engine/store.hpp"
 #include "flightplan/http/router.hpp"
 #include "flightplan/runtime/clock.hpp"
+#include "flightplan/runtime/close_waiters.hpp"
 #include "flightplan/runtime/orchestrator.hpp"
 
 #include <functional>
@@ -17,6 +18,10 @@ struct WorkflowApi {
   engine::WorkflowStore& store;
   runtime::Clock& clock;
   std::function<std::string()> new_workflow_id;  // used when a start request names no id
+  // What lets GET /api/v1/workflows/{id}?wait=... answer when the workflow closes instead of being
+  // polled; null: `wait` is accepted and answered at once. Must outlive the router's handlers.
+  runtime::CloseWaiters* close_waiters = nullptr;
+  std::int64_t wait_ms_max = 20'000;  // a longer `wait` is shortened to this
 };
 
 // Registers every /api/v1/workflows route on `router`. `api` must outlive the router's handlers.

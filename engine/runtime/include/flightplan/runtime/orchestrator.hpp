@@ -11,6 +11,7 @@
 // The rest of the batch commits as usual.
 #include "flightplan/engine/store.hpp"
 #include "flightplan/runtime/clock.hpp"
+#include "flightplan/runtime/close_waiters.hpp"
 #include "flightplan/runtime/definitions.hpp"
 #include "flightplan/runtime/expression_watchdog.hpp"
 #include "flightplan/runtime/observer.hpp"
@@ -44,6 +45,7 @@ struct OrchestratorSettings {
   std::int64_t expression_time_budget_ms = 250;
   ExpressionWatchdog* watchdog = nullptr;  // null: ExpressionWatchdog::shared(); must outlive the orchestrator
   RuntimeObserver* observer = nullptr;  // optional: workflows started and finished; must outlive the orchestrator
+  CloseWaiters* close_waiters = nullptr;  // optional: told of every workflow a commit closes; must outlive it
 };
 
 struct StartRequest {
