@@ -108,6 +108,7 @@ json Input::to_json() const {
   if (timer_id != 0) out["timer_id"] = timer_id;
   if (!name.empty()) out["name"] = name;
   if (!id.empty()) out["id"] = id;
+  if (started_ms != 0) out["started_ms"] = started_ms;
   return out;
 }
 
@@ -136,6 +137,7 @@ Input Input::from_json(const json& value) {
     in.timer_id = value.value("timer_id", std::int64_t{0});
     in.name = value.value("name", "");
     in.id = value.value("id", "");
+    in.started_ms = value.value("started_ms", std::int64_t{0});
     return in;
   } catch (const json::exception& e) {
     throw OperationError(ErrorCategory::invalid_argument, std::string("invalid input: ") + e.what());
@@ -164,6 +166,7 @@ json Command::to_json() const {
       json out{{"type", "schedule_activity"}, {"activity_id", activity_id},     {"attempt", attempt},
                {"activity", activity},        {"idempotency_key", idempotency_key}, {"arguments", arguments}};
       if (fence_only) out["fence_only"] = true;
+      if (report_start) out["report_start"] = true;
       return out;
     }
     case Type::cancel_activity:
@@ -298,6 +301,10 @@ void Machine::apply_input(const Input& input) {
     on_abandoned_outcome(input);
     return;
   }
+  if (input.started_ms != 0 && (input.type == Input::Type::activity_completed ||
+                                input.type == Input::Type::activity_failed ||
+                                input.type == Input::Type::activity_heartbeat))
+    start_first(input);
   switch (input.type) {
     case Input::Type::activity_started: on_activity_started(input); break;
     case Input::Type::activity_completed: on_activity_completed(input); break;

@@ -3,6 +3,8 @@
 #include "flightplan/engine/retry.hpp"
 #include "machine_impl.hpp"
 
+#include <algorithm>
+
 #include <cassert>
 
 namespace flightplan::engine::detail {
@@ -57,6 +59,7 @@ void Machine::dispatch_attempt(PendingActivity& activity, const CallActivityTask
   command.activity = activity.name;
   command.idempotency_key = activity.idempotency_key;
   command.arguments = activity.arguments;
+  command.report_start = call.options.schedule_to_start_ms > 0;
   step_.commands.push_back(std::move(command));
 }
 
@@ -90,6 +93,21 @@ void Machine::on_activity_started(const Input& input) {
   if (call.options.heartbeat_ms > 0)
     activity->heartbeat_timer = start_timer(TimerKind::heartbeat, now_ms_ + call.options.heartbeat_ms,
                                             activity->node, activity->id, false, reference);
+}
+
+void Machine::start_first(const Input& input) {
+  Input started;
+  started.type = Input::Type::activity_started;
+  started.activity_id = input.activity_id;
+  started.attempt = input.attempt;
+  started.name = input.name;
+  started.time_ms = std::min(input.started_ms, now_ms_);
+  // The start's events carry its own time (a replay feeds the activity_started event back as an
+  // input at that time); everything after it, the time of the outcome.
+  const std::int64_t outcome_ms = now_ms_;
+  now_ms_ = started.time_ms;
+  on_activity_started(started);
+  now_ms_ = outcome_ms;
 }
 
 void Machine::on_activity_heartbeat(const Input& input) {

@@ -117,6 +117,9 @@ class Machine {
   void start_activity(Node& node, const CallActivityTask& call, json arguments);
   void dispatch_attempt(PendingActivity& activity, const CallActivityTask& call);
   void on_activity_started(const Input& input);
+  // The start an outcome or heartbeat carries (Input::started_ms), applied first at its own time;
+  // nothing when the attempt's start is known already.
+  void start_first(const Input& input);
   void on_activity_completed(const Input& input);
   void on_activity_failed(const Input& input);
   void on_activity_heartbeat(const Input& input);

@@ -153,6 +153,7 @@ template <typename F>
 void tasks_leave_through_the_commit(F& f) {
   FakeStep step("wf-d", 0, 1);
   step.schedule(11, "drone.schedule").schedule(12, "package.upsert", 2);
+  step.commands.front().report_start = true;  // a call with a schedule-to-start deadline
   BOOST_TEST((commit_one(f.store(), step.commit(0)) == CommitOutcome::committed));
   auto drone = f.store().claim_tasks("drone", "worker-1", 10, 0, 60'000);
   BOOST_REQUIRE_EQUAL(drone.size(), 1u);
@@ -163,9 +164,11 @@ void tasks_leave_through_the_commit(F& f) {
   BOOST_TEST(drone[0].idempotency_key == "wf-d/ref/11");
   BOOST_TEST(drone[0].arguments == (json{{"n", 11}}));
   BOOST_TEST(drone[0].deliveries == 1);
+  BOOST_TEST(drone[0].report_start);
   auto package = f.store().claim_tasks("package", "worker-1", 10, 0, 60'000);
   BOOST_REQUIRE_EQUAL(package.size(), 1u);
   BOOST_TEST(package[0].attempt == 2);
+  BOOST_TEST(!package[0].report_start);
   // Completing acknowledges the task and queues its outcome for the orchestrator.
   engine::Input outcome;
   outcome.type = engine::Input::Type::activity_completed;
@@ -173,6 +176,8 @@ void tasks_leave_through_the_commit(F& f) {
   outcome.attempt = 1;
   outcome.payload = json{{"droneId", "drone-007"}};
   outcome.time_ms = 5;
+  outcome.started_ms = 3;  // the start travels with the outcome
+  outcome.name = "worker-1";
   f.store().complete_task(drone[0], outcome);
   auto inputs = f.store().claim_inputs("orchestrator-1", 10, 0, 60'000);
   BOOST_REQUIRE_EQUAL(inputs.size(), 1u);

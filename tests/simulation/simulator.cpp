@@ -392,8 +392,12 @@ void World::operator_action() {
 // One turn of one process: its orchestrator, its workers or its supervisor, as the dice say.
 bool World::step_process(Process& process) {
   // Heartbeats of the tasks in progress (or, with slow heartbeats, not).
-  for (const runtime::TaskRun& run : process.in_progress)
+  for (const runtime::TaskRun& run : process.in_progress) {
     if (random_.chance(swarm_.renew)) process.workers->renew(run);
+    // A run that takes long reports its start on its own (on threads, the lease keeper's job); the
+    // outcome carries it too, and whichever comes second changes nothing.
+    if (random_.chance(0.05)) process.workers->report_started(run);
+  }
   const std::int64_t roll = random_.below(10);
   if (roll < 3) {
     const std::size_t handled = process.orchestrator->run_once(0);

@@ -166,3 +166,53 @@ BOOST_AUTO_TEST_CASE(inputs_for_unknown_activities_and_timers_are_ignored) {
   BOOST_TEST(!d.feed(Input::start("wf", json::object(), start_ms)).accepted);  // already started
   BOOST_TEST(d.state.history_length == before);
 }
+
+// A worker reports an attempt's start with its outcome (Input::started_ms) instead of on its own:
+// the engine applies the start first, at its own time. The history, the state and a replay are
+// exactly those of the two inputs sent one after the other.
+BOOST_AUTO_TEST_CASE(a_start_carried_by_the_outcome_is_the_same_as_a_start_on_its_own) {
+  const std::string timeouts = "        startToClose: PT30S\n        heartbeat: PT5S\n";
+  Driver separate{definition_with(timeouts, 2), {}, {}};
+  Driver carried{definition_with(timeouts, 2), {}, {}};
+  for (Driver* d : {&separate, &carried}) d->feed(Input::start("wf", json::object(), start_ms));
+
+  Input started = separate.activity_input(Input::Type::activity_started, 1, start_ms + 100);
+  started.name = "worker-7";
+  separate.feed(started);
+  Input completed = separate.activity_input(Input::Type::activity_completed, 1, start_ms + 900);
+  completed.payload = json{{"ok", true}};
+  completed.name = "worker-7";
+  separate.feed(completed);
+
+  completed.started_ms = start_ms + 100;
+  const Step step = carried.feed(completed);
+  BOOST_REQUIRE(!step.events.empty());
+  BOOST_TEST(step.events.front().type == "activity_started");
+  BOOST_TEST(step.events.front().time_ms == start_ms + 100);
+  BOOST_TEST(step.events.front().data.value("start_to_close_deadline_ms", std::int64_t{0}) == start_ms + 100 + 30'000);
+
+  BOOST_REQUIRE_EQUAL(carried.events.size(), separate.events.size());
+  for (std::size_t i = 0; i < carried.events.size(); ++i)
+    BOOST_TEST(carried.events[i].to_json() == separate.events[i].to_json(), "event " << i + 1);
+  BOOST_TEST(carried.state.to_json() == separate.state.to_json());
+  BOOST_TEST(to_string(carried.state.status) == "completed");
+  carried.check_replay();
+  // The input travels as JSON between processes: started_ms survives the trip.
+  BOOST_TEST(Input::from_json(completed.to_json()).started_ms == start_ms + 100);
+}
+
+// A heartbeat that carries the start starts the attempt (its heartbeat deadline counts from the
+// start) and then extends it; a start that comes later on its own changes nothing.
+BOOST_AUTO_TEST_CASE(a_heartbeat_carrying_the_start_starts_the_attempt_once) {
+  Driver d{definition_with("        heartbeat: PT5S\n", 2), {}, {}};
+  d.feed(Input::start("wf", json::object(), start_ms));
+  Input beat = d.activity_input(Input::Type::activity_heartbeat, 1, start_ms + 4'000);
+  beat.started_ms = start_ms + 1'000;
+  d.feed(beat);
+  BOOST_TEST(d.timer(TimerKind::heartbeat).due_ms == start_ms + 4'000 + 5'000);
+  BOOST_TEST(d.state.activities.begin()->second.started_ms == start_ms + 1'000);
+  const std::size_t events_before = d.events.size();
+  d.feed(d.activity_input(Input::Type::activity_started, 1, start_ms + 1'000));
+  BOOST_TEST(d.events.size() == events_before);
+  d.check_replay();
+}

@@ -46,6 +46,7 @@ void MemoryStore::apply_commands(const engine::Commit& c) {
                   {"activity", command.activity}, {"idempotency_key", command.idempotency_key},
                   {"arguments", command.arguments}};
         if (command.fence_only) task["fence_only"] = true;
+        if (command.report_start) task["report_start"] = true;
         push(tasks_[engine::queue_of(command.activity)], std::move(task));
         break;
       }
@@ -239,6 +240,7 @@ std::vector<engine::ActivityTask> MemoryStore::claim_tasks(const std::string& qu
       task.superseded = !mark->second.fence;
     }
     if (p.value("fence_only", false)) task.cancelled = true;
+    task.report_start = p.value("report_start", false);
     claimed.push_back(std::move(task));
   }
   return claimed;

@@ -390,6 +390,7 @@ void RedisStore::append_command_arguments(const engine::Commit& c, int partition
                   {"attempt", command.attempt}, {"activity", command.activity},
                   {"idempotency_key", command.idempotency_key}, {"arguments", command.arguments}};
         if (command.fence_only) task["fence_only"] = true;
+        if (command.report_start) task["report_start"] = true;
         tasks.push_back(task.dump());
         break;
       }
@@ -746,6 +747,7 @@ std::vector<engine::ActivityTask> RedisStore::claim_tasks(const std::string& que
                                            t.at("activity").get<std::string>(),
                                            t.at("idempotency_key").get<std::string>(), t.at("arguments"),
                                            entry.id, entry.deliveries, consumer, t.value("fence_only", false)});
+      tasks.back().report_start = t.value("report_start", false);
     } catch (const std::exception& e) {
       // Unreadable: no worker can ever run it, and it names no workflow we could tell. Set aside at
       // once, so that it does not fail every claim that picks it up.

@@ -167,15 +167,29 @@ bool WorkerPool::begin(TaskRun& run) {
   if (lease == LeaseState::superseded) run.task.superseded = true;
   run.fault = faults_.decide(run.task.activity, run.task.idempotency_key, run.task.attempt);
   run.act_at_ms = clock_.now_ms() + run.fault.latency_ms;
-  if (run.task.cancelled || run.task.superseded) return true;  // never started: finish() settles it
+  // A cancelled or superseded attempt never starts: finish() settles it.
+  if (run.task.cancelled || run.task.superseded) return true;
+  run.started_ms = clock_.now_ms();
+  if (run.task.report_start) report_started(run);
+  return true;
+}
+
+void WorkerPool::report_started(const TaskRun& run) {
+  if (run.started_ms == 0) return;
   Input started;
   started.type = Input::Type::activity_started;
   started.activity_id = run.task.activity_id;
   started.attempt = run.task.attempt;
   started.name = settings_.consumer;
-  started.time_ms = clock_.now_ms();
+  started.time_ms = run.started_ms;
   store_.enqueue_input(run.task.workflow_id, started);
-  return true;
+}
+
+Input WorkerPool::outcome(const TaskRun& run, const activities::ActivityResult& result) {
+  Input reported = outcome_of(run.task, result, clock_.now_ms());
+  reported.started_ms = run.started_ms;
+  if (run.started_ms != 0) reported.name = settings_.consumer;
+  return reported;
 }
 
 LeaseState WorkerPool::renew(const TaskRun& run) { return store_.renew_task(run.task, settings_.lease_ms); }
@@ -183,7 +197,7 @@ LeaseState WorkerPool::renew(const TaskRun& run) { return store_.renew_task(run.
 void WorkerPool::release(const TaskRun& run) { store_.release_task(run.task); }
 
 bool WorkerPool::report(const TaskRun& run, const activities::ActivityResult& result) {
-  return store_.complete_task(run.task, outcome_of(run.task, result, clock_.now_ms()), delayed_inputs(result));
+  return store_.complete_task(run.task, outcome(run, result), delayed_inputs(result));
 }
 
 // A cancelled attempt: make sure it never acts, and tell the engine whether it already had.
@@ -227,7 +241,7 @@ TaskOutcome WorkerPool::finish(TaskRun& run) {
     const RunningTaskScope scope(run);
     {
       const std::lock_guard lock(leases_mutex_);
-      running_tasks_.emplace(&run, run.task);
+      running_tasks_.emplace(&run, Running{run, std::chrono::steady_clock::now(), false});
     }
     struct Unregister {
       WorkerPool& pool;
@@ -250,12 +264,21 @@ TaskOutcome WorkerPool::finish(TaskRun& run) {
                                                 run.task.activity + ": " + e.what());
     }
   }
-  // An injected hang: the work happened, the reply is lost. The engine's deadlines take over.
-  if (run.fault.hang) return store_.drop_task(run.task) ? TaskOutcome::lost : TaskOutcome::skipped;
+  // An injected hang: the work happened, the reply is lost. The engine's deadlines take over, which
+  // needs the start (start-to-close counts from it): like an activity that never returns, whose
+  // start the lease keeper reports.
+  if (run.fault.hang) {
+    report_started(run);
+    return store_.drop_task(run.task) ? TaskOutcome::lost : TaskOutcome::skipped;
+  }
   // Whether the effect happened is unknown (the service's store did not answer): not a result to
   // report. The task stays unacknowledged and comes back after its lease; run again with the same
-  // key it finds the recorded outcome, or acts. The engine's deadlines bound the wait.
-  if (!result.ok && result.failure.outcome_unknown) return TaskOutcome::unknown;
+  // key it finds the recorded outcome, or acts. The engine's deadlines bound the wait, and they count
+  // from the start: report it.
+  if (!result.ok && result.failure.outcome_unknown) {
+    report_started(run);
+    return TaskOutcome::unknown;
+  }
   // The report is fenced: if another worker took the task over meanwhile, it reports (the same
   // recorded result: the services are idempotent) and this one does not.
   if (!report(run, result)) return TaskOutcome::skipped;
@@ -279,6 +302,8 @@ activities::Heartbeat WorkerPool::heartbeat(const json& details) {
   beat.attempt = task.attempt;
   beat.payload = details;
   beat.time_ms = now_ms;
+  beat.started_ms = running.run->started_ms;  // the engine needs the start before a heartbeat counts
+  beat.name = settings_.consumer;
   try {
     // The renewal answers whether the attempt is still this worker's and still wanted.
     const LeaseState lease = store_.renew_task(task, settings_.lease_ms);
@@ -319,11 +344,17 @@ std::size_t WorkerPool::run_once(const std::string& queue, const std::string& co
     const auto act_at = began + std::chrono::milliseconds(latency_ms);
     const auto slice = std::chrono::milliseconds(std::max<std::int64_t>(1, std::min<std::int64_t>(50, settings_.lease_ms / 3)));
     bool handed_back = false;
+    bool start_reported = false;
     for (auto renewed = began; std::chrono::steady_clock::now() < act_at;) {
       if (!running_ && !threads_.empty()) {
         release(run);
         handed_back = true;
         break;
+      }
+      if (!start_reported && std::chrono::steady_clock::now() - began >=
+                                 std::chrono::milliseconds(settings_.started_report_ms)) {
+        report_started(run);  // a long wait before acting: the workflow sees the attempt running
+        start_reported = true;
       }
       std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(slice, act_at - std::chrono::steady_clock::now()));
       if (std::chrono::steady_clock::now() - renewed >= std::chrono::milliseconds(settings_.lease_ms / 3)) {
@@ -340,21 +371,44 @@ std::size_t WorkerPool::run_once(const std::string& queue, const std::string& co
 }
 
 void WorkerPool::keep_leases() {
-  const auto period = std::chrono::milliseconds(std::max<std::int64_t>(1, settings_.lease_ms / 3));
+  using std::chrono::milliseconds;
+  const auto renew_period = milliseconds(std::max<std::int64_t>(1, settings_.lease_ms / 3));
+  const auto report_after = milliseconds(std::max<std::int64_t>(0, settings_.started_report_ms));
+  const auto tick = std::max(milliseconds(10), std::min(renew_period, report_after / 2));
+  auto renewed_at = std::chrono::steady_clock::now();
   std::unique_lock lock(leases_mutex_);
   while (keeper_running_) {
-    keeper_wake_.wait_for(lock, period, [this] { return !keeper_running_; });
+    keeper_wake_.wait_for(lock, tick, [this] { return !keeper_running_; });
     if (!keeper_running_) break;
-    std::vector<engine::ActivityTask> tasks;
-    for (const auto& entry : running_tasks_) tasks.push_back(entry.second);
+    const auto now = std::chrono::steady_clock::now();
+    const bool renew_now = now - renewed_at >= renew_period;
+    if (renew_now) renewed_at = now;
+    std::vector<TaskRun> to_renew;
+    std::vector<TaskRun> to_report;
+    for (auto& [key, running] : running_tasks_) {
+      if (renew_now) to_renew.push_back(running.run);
+      if (!running.start_reported && now - running.began >= report_after) {
+        running.start_reported = true;
+        to_report.push_back(running.run);
+      }
+    }
     lock.unlock();
-    for (const engine::ActivityTask& task : tasks) {
+    for (const TaskRun& run : to_report) {
+      try {
+        report_started(run);
+      } catch (const std::exception& e) {
+        // Not lost: the outcome carries the start too.
+        log(LogLevel::warn, "start not reported",
+            {{"workflow_id", run.task.workflow_id}, {"activity", run.task.activity}, {"error", e.what()}});
+      }
+    }
+    for (const TaskRun& run : to_renew) {
       try {
         // The answer matters only to the worker, which checks its lease again before reporting.
-        store_.renew_task(task, settings_.lease_ms);
+        store_.renew_task(run.task, settings_.lease_ms);
       } catch (const std::exception& e) {
         log(LogLevel::warn, "lease not renewed",
-            {{"workflow_id", task.workflow_id}, {"activity", task.activity}, {"error", e.what()}});
+            {{"workflow_id", run.task.workflow_id}, {"activity", run.task.activity}, {"error", e.what()}});
       }
     }
     lock.lock();

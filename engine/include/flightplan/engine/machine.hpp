@@ -46,7 +46,12 @@ struct Input {
   WorkflowError error;       // activity_failed, fault
   bool retryable = true;     // activity_failed
   std::int64_t timer_id = 0;
-  std::string name;          // signal name; cancel and controls: reason; activity_started: worker identity
+  std::string name;          // signal name; cancel and controls: reason; activity inputs: worker identity
+  // Activity completed, failed or heartbeat: when the attempt began (0: not given). A worker reports
+  // the start with the attempt's first outcome or heartbeat rather than as an input of its own (one
+  // input and one commit fewer per step); the engine then applies the start first, at that time,
+  // exactly as if activity_started had come on its own.
+  std::int64_t started_ms = 0;
   // Signals, cancellations and controls may carry an id (the queue entry they came from): an id the workflow
   // has already seen is not accepted again, so a redelivered signal is not received twice.
   std::string id;
@@ -104,6 +109,9 @@ struct Command {
   // and report what that finds: the engine gave up on an activity one of whose earlier attempts may
   // have acted without a report.
   bool fence_only = false;
+  // schedule_activity: the call has a schedule-to-start deadline, so its worker reports the start
+  // at once (engine::ActivityTask::report_start) rather than with the outcome.
+  bool report_start = false;
 
   nlohmann::json to_json() const;
 };

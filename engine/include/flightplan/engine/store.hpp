@@ -61,6 +61,9 @@ struct ActivityTask {
   // The engine gave up on this attempt but retries the activity with the same idempotency key: the
   // worker must not act and reports nothing (the retry does the work, or finds it done).
   bool superseded = false;
+  // Report the start as soon as the attempt begins, not with its outcome: the call has a
+  // schedule-to-start deadline, which only a start that arrives before it can stop.
+  bool report_start = false;
 };
 
 // An input waiting for an orchestrator.

@@ -4,7 +4,8 @@
 // A task runs in three steps, each its own call so that the simulator can interleave them with
 // anything else (and crash the process between any two):
 //   claim()  takes a batch of tasks under a lease; work delivered too often goes to the dead letters;
-//   begin()  checks the lease and reports the attempt started;
+//   begin()  checks the lease and notes when the attempt started (reported with its outcome, or on
+//            its own by report_started() when it runs longer than started_report_ms);
 //   finish() checks the lease, acts, checks again and reports the outcome with the delayed inputs
 //            the activity scheduled (the drone's landing signal), in one atomic store call.
 // Between begin() and finish() the task may take time (an injected latency, a long activity); renew()
@@ -19,6 +20,7 @@
 #include "flightplan/runtime/observer.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -41,6 +43,10 @@ struct WorkerSettings {
   // At most one heartbeat per running task is sent in this long; the ones in between are dropped
   // (their details too: the next one sent carries the latest).
   std::int64_t heartbeat_throttle_ms = 1000;
+  // An attempt's start travels with its outcome (or first heartbeat): one input and one commit fewer
+  // per step. One still running this long after begin() reports its start on its own, so that the
+  // workflow shows it running and its schedule-to-start deadline stops.
+  std::int64_t started_report_ms = 1000;
   // A task handed out more often than this goes to the dead letters; its attempt fails.
   int deliveries_max = 5;
   // Injected latency is slept in real time on threads; one task holds a thread at most this long.
@@ -54,6 +60,7 @@ struct TaskRun {
   activities::FaultDecision fault;
   std::int64_t act_at_ms = 0;  // begin() time + injected latency: when the activity acts
   std::int64_t lease_checked_ms = 0;  // when the store last said the lease is held (claim, renew)
+  std::int64_t started_ms = 0;        // begin() time: when the attempt started
 };
 
 // What finish() did, for metrics and the simulator.
@@ -85,6 +92,9 @@ class WorkerPool final : public activities::ActivityHost {
   bool begin(TaskRun& run);
   // Renews the lease of a run in progress (what a heartbeat does).
   engine::LeaseState renew(const TaskRun& run);
+  // Reports a begun run's start on its own (an activity_started input), for a run that takes long;
+  // harmless when the outcome, which carries the start too, gets there first.
+  void report_started(const TaskRun& run);
   // Acts and reports, as described above.
   TaskOutcome finish(TaskRun& run);
   // Gives the run's task back at once (a draining worker that will not run it).
@@ -116,8 +126,11 @@ class WorkerPool final : public activities::ActivityHost {
   void observe(const TaskRun& run, TaskOutcome outcome, double seconds);
   // The lease keeper's loop (a thread of start_threads()): renews the lease of every task whose
   // activity is running, every third of a lease, so a long activity that never heartbeats keeps its
-  // task. Runs until stop() has joined the workers.
+  // task; and reports the start of one running longer than started_report_ms. Runs until stop() has
+  // joined the workers.
   void keep_leases();
+  // The outcome input of `run` for `result`, carrying its start.
+  engine::Input outcome(const TaskRun& run, const activities::ActivityResult& result);
 
   engine::WorkflowStore& store_;
   activities::ActivityRegistry& registry_;
@@ -126,10 +139,16 @@ class WorkerPool final : public activities::ActivityHost {
   WorkerSettings settings_;
   std::atomic<bool> running_{false};
   std::vector<std::thread> threads_;
-  // Tasks whose activity runs now, by run; what the lease keeper renews.
+  // Tasks whose activity runs now, by run; what the lease keeper renews (and reports started, when
+  // they run long).
+  struct Running {
+    TaskRun run;  // a copy: the keeper reads it on its own thread
+    std::chrono::steady_clock::time_point began;
+    bool start_reported = false;
+  };
   std::mutex leases_mutex_;
   std::condition_variable keeper_wake_;
-  std::map<const TaskRun*, engine::ActivityTask> running_tasks_;
+  std::map<const TaskRun*, Running> running_tasks_;
   bool keeper_running_ = false;  // guarded by leases_mutex_
   std::thread keeper_;
 };
