@@ -264,4 +264,7 @@ BOOST_AUTO_TEST_CASE(bad_options_exit_with_2_and_a_reason) {
   options = BenchOptions{};
   options.input = "[1]";
   BOOST_TEST(error_of(options).find("--input must be a JSON object") != std::string::npos);
+  options = BenchOptions{};
+  options.wait_ms = -1;
+  BOOST_TEST(error_of(options).find("--wait-ms must be 0..600000") != std::string::npos);
 }
