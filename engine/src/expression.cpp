@@ -1,12 +1,16 @@
 // jq expressions through libjq 1.6. Everything libjq-specific stays in this file.
 //
-// A compiled program has the shape
-//   <sandbox prelude> . as [$__fp_in, $ENV, $__fp_bytes_max, $v1, $v2, ...] | <budget prelude>
-//   $__fp_in | (\n<source>\n)
-// and is started with the array [input, null, memory budget, value of $v1, value of $v2, ...]. Binding
-// variables by destructuring lets one compiled program serve every evaluation (jq_compile_args would
-// bake values into the bytecode), and binding `$ENV` to null hides the process environment. The
-// budget prelude sits inside the binding because its guards read $__fp_bytes_max.
+// Programs: every jq_compile parses jq's builtin library and binds it to the program, about 175 M
+// instructions (25 ms), so a program per expression made loading a definition cost that much per
+// expression. ExpressionBatch compiles many expressions (a definition's) into one program of the shape
+//   <sandbox prelude> . as [$__fp_which, $__fp_in, $ENV, $__fp_bytes_max, $__fp_vars] | <budget prelude>
+//   def __fp_pick($d; f0; f1; f2): if $d < 1 then f0 else if $d < 2 then f1 else f2 end end;
+//   $__fp_in | __fp_pick($__fp_which[0]; (\n<source 0>\n); ($__fp_vars as [$v1] | (\n<source 1>\n)); ...)
+// started with [[digits of the expression's index], input, null, memory budget, [value of $v1, ...]].
+// A program of one expression is `<preludes> $__fp_vars as [$v1] | $__fp_in | (\n<source>\n)`, as each
+// expression's program was before batches (program_text says why each piece is there). An expression
+// that could reach out of its parentheses, mentions `$__loc__`, or does not compile, gets a program of
+// its own, so its messages and results are exactly those of a program of its own.
 //
 // Budgets: jq_budget.hpp counts libjq's memory and stops runaway programs; the budget prelude guards
 // the few builtins that could outgrow the budget inside one call, where that cannot stop them.
@@ -25,8 +29,13 @@ extern "C" {
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <span>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace flightplan::engine {
 namespace {
@@ -340,30 +349,131 @@ bool mentions_variable(std::string_view source, std::string_view name) {
 
 }  // namespace
 
-struct Expression::Impl {
-  jq_state* jq = nullptr;
-  std::vector<std::string> messages;
+namespace detail {
 
-  Impl() = default;
-  Impl(const Impl&) = delete;
-  Impl& operator=(const Impl&) = delete;
-  ~Impl() {
-    if (jq != nullptr) jq_teardown(&jq);
-  }
-
-  // Receives jq's diagnostics (compile errors) instead of letting libjq print them to stderr.
-  // No exception may unwind through libjq's C frames; a message lost to bad_alloc is acceptable.
-  static void collect_message(void* data, jv message) {
-    try {
-      static_cast<Impl*>(data)->messages.push_back(describe_jv(message));
-    } catch (...) {
-    }
-  }
-
-  std::string compile_messages() const;
+// How a program reaches one of its parts (pick_shape).
+struct PickShape {
+  std::size_t arity = 1;
+  std::size_t levels = 0;
 };
 
+// One compiled libjq program. libjq state is not re-entrant, and results may share the program's
+// constants, whose reference counts are not atomic: evaluations take `mutex`. The expressions of one
+// batch share a program, so evaluations of one definition's expressions run one at a time; the
+// orchestrator evaluates on one thread, where that costs nothing.
+struct JqProgram {
+  jq_state* jq = nullptr;
+  PickShape shape;
+  std::mutex mutex;
+
+  JqProgram() = default;
+  JqProgram(const JqProgram&) = delete;
+  JqProgram& operator=(const JqProgram&) = delete;
+  ~JqProgram() {
+    if (jq != nullptr) jq_teardown(&jq);
+  }
+};
+
+}  // namespace detail
+
 namespace {
+
+// True when `source`, lexed as jq 1.6 lexes it (src/lexer.l), closes every bracket, string and string
+// interpolation it opens and closes nothing it did not open. Only such a source may share a program:
+// inside the program's `(\n<source>\n)` it then parses as one expression, as it does alone, and cannot
+// reach into the text around it (another expression's). A source that is not (most do not compile;
+// `1) | (2` does) gets a program of its own, as does one this check misjudges as not self-contained.
+bool is_self_contained(std::string_view source) {
+  std::vector<char> expected;  // what closes each open construct: ')', ']', '}', or '"' for a string
+  for (std::size_t at = 0; at < source.size(); ++at) {
+    const char c = source[at];
+    if (!expected.empty() && expected.back() == '"') {
+      if (c == '"') {
+        expected.pop_back();
+      } else if (c == '\\') {
+        if (++at == source.size()) return false;
+        if (source[at] == '(') expected.push_back(')');  // an interpolation: code until its ')'
+      }
+      continue;
+    }
+    switch (c) {
+      case '#': {  // a comment, to the end of the line (one ending in a backslash, which jq 1.7 continues:
+                   // no)
+        const std::size_t end = std::min(source.find_first_of("\r\n", at), source.size());
+        if (source[end - 1] == '\\') return false;
+        at = end;
+        break;
+      }
+      case '"':
+        expected.push_back('"');
+        break;
+      case '(':
+        expected.push_back(')');
+        break;
+      case '[':
+        expected.push_back(']');
+        break;
+      case '{':
+        expected.push_back('}');
+        break;
+      case ')':
+      case ']':
+      case '}':
+        if (expected.empty() || expected.back() != c) return false;
+        expected.pop_back();
+        break;
+      default:
+        break;
+    }
+  }
+  return expected.empty();
+}
+
+// A source that must be compiled in a program of its own: one that is not self-contained, and one that
+// mentions `$__loc__` (its value is a line number in the program, the same only when alone).
+bool needs_own_program(std::string_view source) {
+  return !is_self_contained(source) || source.find("__loc__") != std::string_view::npos;
+}
+
+// Why `source` cannot be compiled, found without jq; empty when it may be. Fills `used` with the
+// variables the source mentions, in the order of `variables`.
+std::string refusal(std::string_view source, const std::vector<std::string>& variables,
+                    std::vector<std::string>& used) {
+  const std::string quoted = "`" + std::string(source) + "`";
+  if (trim(source).empty()) return "invalid jq expression " + quoted + ": it is empty";
+  if (source.find('\0') != std::string_view::npos) {
+    return "invalid jq expression " + quoted + ": it contains a NUL character";
+  }
+  // The sandbox's own definitions (the unguarded builtins among them) are named __fp_...: a program
+  // that could call them would get around its budget (or reach __fp_pick and the other expressions).
+  if (source.find("__fp_") != std::string_view::npos) {
+    return "invalid jq expression " + quoted + ": names starting with __fp_ are reserved";
+  }
+  // Bind only the variables the source mentions: each bound variable is converted to a jq value on
+  // every evaluation, and $workflow or $context can be large. A name that merely appears inside a
+  // string literal is bound needlessly, which is harmless; an unmentioned one cannot be referenced.
+  for (const std::string& name : variables) {
+    // Names starting with "__" are reserved for the wrapper ($__fp_in).
+    if (!is_identifier(name) || name.starts_with("__")) {
+      return "invalid jq expression " + quoted + ": variable name \"" + name +
+             "\" is not an identifier or is reserved";
+    }
+    if (mentions_variable(source, name)) used.push_back(name);
+  }
+  return {};
+}
+
+// Receives jq's diagnostics (compile errors) instead of letting libjq print them to stderr.
+// No exception may unwind through libjq's C frames; a message lost to bad_alloc is acceptable.
+void collect_message(void* data, jv message) {
+  try {
+    static_cast<std::vector<std::string>*>(data)->push_back(describe_jv(message));
+  } catch (...) {
+  }
+}
+
+// Once a program is compiled: errors of evaluations come back from jq_next as values.
+void drop_message(void* /*data*/, jv message) { jv_free(message); }
 
 // Turns one libjq compile diagnostic into text about the user's source: drops the "jq: error:"
 // prefix and the shell-quoting hint, and rewrites the location relative to the source's first line.
@@ -384,11 +494,14 @@ std::string clean_compile_message(std::string message, int source_first_line, in
   return std::string(trim(message));
 }
 
-}  // namespace
-
-std::string Expression::Impl::compile_messages() const {
+// jq's diagnostics for a program holding only `source`, which starts on line `source_first_line`,
+// as the reason in an "invalid jq expression" message.
+std::string compile_failure(std::vector<std::string> messages, std::string_view source,
+                            int source_first_line) {
+  const int line_count = static_cast<int>(std::count(source.begin(), source.end(), '\n')) + 1;
   std::string joined;
-  for (const std::string& message : messages) {
+  for (std::string& message : messages) {
+    message = clean_compile_message(std::move(message), source_first_line, line_count);
     // libjq ends with a summary ("jq: 1 compile error") that adds nothing to the messages before it.
     if (message.starts_with("jq: ") && message.find("compile error") != std::string::npos) continue;
     if (!joined.empty()) joined += "; ";
@@ -397,59 +510,235 @@ std::string Expression::Impl::compile_messages() const {
   return joined.empty() ? "the program does not compile" : joined;
 }
 
-Expression::Expression(std::string source, std::vector<std::string> variables, std::unique_ptr<Impl> impl)
-    : source_(std::move(source)), variables_(std::move(variables)), impl_(std::move(impl)) {}
+// One expression as a program holds it: expressions with the same source and variables are one part.
+struct ProgramPart {
+  std::string_view source;
+  const std::vector<std::string>* variables;  // the variables it binds
+};
+
+// Parts bound per pick: 256 parts take two levels of 16.
+constexpr std::size_t pick_arity_max = 16;
+
+// How a program of several parts reaches part i: a tree of __fp_pick calls `levels` deep, each choosing
+// among `arity` closures by one digit of i in base `arity` (level 0 holds the least significant one).
+// A program of one part has no tree (levels 0).
+detail::PickShape pick_shape(std::size_t part_count) {
+  detail::PickShape shape;
+  if (part_count <= 1) return shape;
+  std::size_t capacity = 1;
+  while (capacity < part_count) {
+    capacity *= pick_arity_max;
+    ++shape.levels;
+  }
+  // The smallest arity that still reaches every part: fewer conditions in __fp_pick.
+  shape.arity = 2;
+  const auto reach = [&shape] {
+    std::size_t count = 1;
+    for (std::size_t level = 0; level < shape.levels; ++level) count *= shape.arity;
+    return count;
+  };
+  while (reach() < part_count) ++shape.arity;
+  return shape;
+}
+
+// Appends `if $d < ... then f<first> else ... end` choosing among f<first> ... f<last - 1>.
+void append_pick_conditions(std::string& text, std::size_t first, std::size_t last) {
+  if (last - first == 1) {
+    text += "f" + std::to_string(first);
+    return;
+  }
+  const std::size_t middle = first + (last - first) / 2;
+  text += "if $d < " + std::to_string(middle) + " then ";
+  append_pick_conditions(text, first, middle);
+  text += " else ";
+  append_pick_conditions(text, middle, last);
+  text += " end";
+}
+
+// The text of a program holding `parts`. The program is started with the array
+//   [digits of the part to run (pick_shape), input, null, memory budget, [values of the part's variables]]
+// and destructures it once; each part then destructures its own variables, so it can refer to those
+// and no others (and the values of the others are never converted). Binding by destructuring lets one
+// compiled program serve every evaluation (jq_compile_args would bake values into the bytecode), and
+// binding `$ENV` to null hides the process environment. The budget prelude sits inside the binding
+// because its guards read $__fp_bytes_max.
+//
+// One part follows the preludes directly: its source starts on the same line, and is followed by the
+// same text, as when each expression had a program of its own, so jq's messages and `$__loc__` are
+// unchanged. Several parts are the closure arguments of __fp_pick calls. A closure gets bytecode of
+// its own (libjq 1.6 keeps jump offsets in 16 bits, which one body holding every part could overflow),
+// and jq_compile's cost grows with the size of the program, which this shape keeps to a few
+// instructions per part beyond its source (a tree of `if`s, one per part, cost about four times that).
+std::string program_text(std::span<const ProgramPart> parts, const detail::PickShape& shape) {
+  assert(!parts.empty());
+  std::string text = std::string(sandbox_prelude) +
+                     ". as [$__fp_which, $__fp_in, $ENV, $__fp_bytes_max, $__fp_vars] |" +
+                     std::string(budget_prelude);
+  const auto body = [](const ProgramPart& part, std::string_view input) {
+    std::string result;
+    if (!part.variables->empty()) {
+      result += "$__fp_vars as [";
+      for (std::size_t i = 0; i < part.variables->size(); ++i) {
+        result += (i == 0 ? "$" : ", $") + (*part.variables)[i];
+      }
+      result += "] | ";
+    }
+    return result + std::string(input) + "(\n" + std::string(part.source) + "\n)";
+  };
+  if (parts.size() == 1) return text + body(parts.front(), "$__fp_in | ");
+
+  text += "def __fp_pick($d";
+  for (std::size_t i = 0; i < shape.arity; ++i) text += "; f" + std::to_string(i);
+  text += "): ";
+  append_pick_conditions(text, 0, shape.arity);
+  text += ";\n";
+  // Built from the leaves up: node j of a level stands for the parts whose higher digits are j.
+  std::vector<std::string> nodes;
+  nodes.reserve(parts.size());
+  for (const ProgramPart& part : parts) nodes.push_back("(" + body(part, "") + ")");
+  for (std::size_t level = 0; level < shape.levels; ++level) {
+    std::vector<std::string> parents;
+    for (std::size_t first = 0; first < nodes.size(); first += shape.arity) {
+      const std::size_t count = std::min(shape.arity, nodes.size() - first);
+      if (count == 1) {  // only digit 0 reaches it
+        parents.push_back(std::move(nodes[first]));
+        continue;
+      }
+      std::string call = "__fp_pick($__fp_which[" + std::to_string(level) + "]";
+      for (std::size_t i = 0; i < shape.arity; ++i) {
+        call += "; " + (i < count ? nodes[first + i] : std::string("empty"));
+      }
+      parents.push_back(call + ")");
+    }
+    nodes = std::move(parents);
+  }
+  assert(nodes.size() == 1);
+  return text + "$__fp_in | " + nodes.front();
+}
+
+// Compiles `text`; returns nullptr, with jq's diagnostics in `messages`, when it does not compile.
+std::shared_ptr<detail::JqProgram> compile_program(const std::string& text,
+                                                   std::vector<std::string>& messages) {
+  auto program = std::make_shared<detail::JqProgram>();
+  program->jq = jq_init();
+  if (program->jq == nullptr) {
+    messages.push_back("jq could not be initialised (out of memory)");
+    return nullptr;
+  }
+  jq_set_error_cb(program->jq, &collect_message, &messages);
+  const bool compiled = jq_compile(program->jq, text.c_str()) != 0;
+  jq_set_error_cb(program->jq, &drop_message, nullptr);
+  return compiled ? program : nullptr;
+}
+
+}  // namespace
+
+Expression::Expression(std::string source, std::vector<std::string> variables)
+    : source_(std::move(source)), variables_(std::move(variables)) {}
 
 Expression::~Expression() = default;
 
 std::shared_ptr<const Expression> Expression::compile(std::string_view source,
                                                       const std::vector<std::string>& variables) {
-  const std::string quoted = "`" + std::string(source) + "`";
-  if (trim(source).empty()) throw ExpressionError("invalid jq expression " + quoted + ": it is empty");
-  if (source.find('\0') != std::string_view::npos) {
-    throw ExpressionError("invalid jq expression " + quoted + ": it contains a NUL character");
-  }
-  // The sandbox's own definitions (the unguarded builtins among them) are named __fp_...: a program
-  // that could call them would get around its budget.
-  if (source.find("__fp_") != std::string_view::npos) {
-    throw ExpressionError("invalid jq expression " + quoted + ": names starting with __fp_ are reserved");
-  }
-  // Bind only the variables the source mentions: each bound variable is converted to a jq value on
-  // every evaluation, and $workflow or $context can be large. A name that merely appears inside a
-  // string literal is bound needlessly, which is harmless; an unmentioned one cannot be referenced.
-  std::vector<std::string> used;
-  for (const std::string& name : variables) {
-    // Names starting with "__" are reserved for the wrapper ($__fp_in).
-    if (!is_identifier(name) || name.starts_with("__")) {
-      throw ExpressionError("invalid jq expression " + quoted + ": variable name \"" + name +
-                            "\" is not an identifier or is reserved");
-    }
-    if (mentions_variable(source, name)) used.push_back(name);
-  }
-  std::string header = ". as [$__fp_in, $ENV, $__fp_bytes_max";
-  for (const std::string& name : used) header += ", $" + name;
-  header += "] |";
-  const std::string prefix = std::string(sandbox_prelude) + header + std::string(budget_prelude) + "$__fp_in | (\n";
-  const std::string program = prefix + std::string(source) + "\n)";
-  const int source_first_line = static_cast<int>(std::count(prefix.begin(), prefix.end(), '\n')) + 1;
+  ExpressionBatch batch;
+  std::string error;
+  ExpressionPtr expression =
+      batch.add(source, variables, [&error](const std::string& message) { error = message; });
+  batch.compile();
+  if (!error.empty()) throw ExpressionError(error);
+  return expression;
+}
 
-  auto impl = std::make_unique<Impl>();
-  impl->jq = jq_init();
-  if (impl->jq == nullptr) throw ExpressionError("jq could not be initialised (out of memory)");
-  jq_set_error_cb(impl->jq, &Impl::collect_message, impl.get());
-  if (!jq_compile(impl->jq, program.c_str())) {
-    const int line_count = static_cast<int>(std::count(source.begin(), source.end(), '\n')) + 1;
-    for (std::string& message : impl->messages) {
-      message = clean_compile_message(std::move(message), source_first_line, line_count);
-    }
-    throw ExpressionError("invalid jq expression " + quoted + ": " + impl->compile_messages());
+ExpressionPtr ExpressionBatch::add(std::string_view source, const std::vector<std::string>& variables,
+                                   ErrorHandler on_error) {
+  std::vector<std::string> used;
+  std::string error = refusal(source, variables, used);
+  std::shared_ptr<Expression> expression;
+  if (error.empty()) expression.reset(new Expression(std::string(source), std::move(used)));
+  entries_.push_back(Entry{expression, std::move(on_error), std::move(error)});
+  return expression;
+}
+
+// Expressions with the same source and variables: compiled once, as one part of a program.
+struct ExpressionBatch::Part {
+  const Expression* expression;  // the first of them
+  std::vector<Entry*> entries;
+};
+
+void ExpressionBatch::compile() {
+  std::vector<Entry> entries = std::exchange(entries_, {});
+  std::vector<Part> parts;
+  std::map<std::pair<std::string_view, std::vector<std::string>>, std::size_t> part_of;
+  for (Entry& entry : entries) {
+    if (entry.expression == nullptr) continue;
+    const auto [found, added] =
+        part_of.try_emplace({entry.expression->source_, entry.expression->variables_}, parts.size());
+    if (added) parts.push_back(Part{entry.expression.get(), {}});
+    parts[found->second].entries.push_back(&entry);
   }
-  impl->messages.clear();
-  return std::shared_ptr<const Expression>(new Expression(std::string(source), std::move(used), std::move(impl)));
+  std::vector<Part*> shared;
+  for (Part& part : parts) {
+    if (needs_own_program(part.expression->source_)) {
+      compile_alone(part);
+    } else {
+      shared.push_back(&part);
+    }
+  }
+  for (std::size_t first = 0; first < shared.size(); first += expressions_per_program_max) {
+    const std::span<Part* const> group(shared.data() + first,
+                                       std::min(expressions_per_program_max, shared.size() - first));
+    // When the shared program does not compile, one by one finds the culprits (with their messages).
+    if (group.size() == 1 || !compile_together(group)) {
+      for (Part* part : group) compile_alone(*part);
+    }
+  }
+  for (const Entry& entry : entries) {
+    if (!entry.error.empty()) entry.on_error(entry.error);
+  }
+}
+
+void ExpressionBatch::compile_alone(Part& part) {
+  const Expression& expression = *part.expression;
+  const ProgramPart program_part[] = {{expression.source_, &expression.variables_}};
+  const std::string text = program_text(program_part, detail::PickShape{});
+  std::vector<std::string> messages;
+  std::shared_ptr<detail::JqProgram> program = compile_program(text, messages);
+  if (program != nullptr) {
+    for (Entry* entry : part.entries) {
+      entry->expression->program_ = program;
+      entry->expression->index_in_program_ = 0;
+    }
+    return;
+  }
+  // The text ends with the source and "\n)".
+  const auto source_begin = text.end() - static_cast<std::ptrdiff_t>(expression.source_.size() + 2);
+  const int source_first_line = static_cast<int>(std::count(text.begin(), source_begin, '\n')) + 1;
+  const std::string error = "invalid jq expression `" + expression.source_ + "`: " +
+                            compile_failure(std::move(messages), expression.source_, source_first_line);
+  for (Entry* entry : part.entries) entry->error = error;
+}
+
+bool ExpressionBatch::compile_together(std::span<Part* const> group) {
+  std::vector<ProgramPart> parts;
+  parts.reserve(group.size());
+  for (const Part* part : group) parts.push_back({part->expression->source_, &part->expression->variables_});
+  const detail::PickShape shape = pick_shape(parts.size());
+  std::vector<std::string> messages;
+  std::shared_ptr<detail::JqProgram> program = compile_program(program_text(parts, shape), messages);
+  if (program == nullptr) return false;
+  program->shape = shape;
+  for (std::size_t i = 0; i < group.size(); ++i) {
+    for (Entry* entry : group[i]->entries) {
+      entry->expression->program_ = program;
+      entry->expression->index_in_program_ = i;
+    }
+  }
+  return true;
 }
 
 nlohmann::json Expression::evaluate(const nlohmann::json& input, Bindings bindings,
                                    const EvaluationBudget& budget) const {
+  assert(program_ != nullptr && "evaluated before its batch compiled");
   if (!detail::jq_interposition_active()) {
     throw ExpressionError("jq expression `" + source_ +
                           "` cannot run: libjq's allocations are not counted (see engine/src/jq_budget.hpp)");
@@ -464,13 +753,21 @@ nlohmann::json Expression::evaluate(const nlohmann::json& input, Bindings bindin
 
 nlohmann::json Expression::run(const nlohmann::json& input, Bindings bindings, detail::EvaluationScope& scope) const {
   check_budget();  // a control interrupted earlier fails every later evaluation at once
-  // The arguments are fresh jq values shared with nothing, so they may be built before locking.
-  // Everything that touches values owned by the jq_state (results may share the program's
-  // constants, whose reference counts are not atomic) happens under the lock.
-  OwnedJv arguments(jv_array_sized(static_cast<int>(variables_.size()) + 3));
+  // The arguments (see program_text) are fresh jq values shared with nothing, so they may be built
+  // before locking. Everything that touches values owned by the jq_state (results may share the
+  // program's constants, whose reference counts are not atomic) happens under the lock.
+  OwnedJv which(jv_array_sized(static_cast<int>(program_->shape.levels)));
+  for (std::size_t level = 0, rest = index_in_program_; level < program_->shape.levels; ++level) {
+    which.reset(
+        jv_array_append(which.release(), jv_number(static_cast<double>(rest % program_->shape.arity))));
+    rest /= program_->shape.arity;
+  }
+  OwnedJv arguments(jv_array_sized(5));
+  arguments.reset(jv_array_append(arguments.release(), which.release()));
   arguments.reset(jv_array_append(arguments.release(), to_jv(input, 1)));
   arguments.reset(jv_array_append(arguments.release(), jv_null()));
   arguments.reset(jv_array_append(arguments.release(), jv_number(static_cast<double>(scope.memory_bytes_max()))));
+  OwnedJv values(jv_array_sized(static_cast<int>(variables_.size())));
   for (const std::string& name : variables_) {
     jv value = jv_null();
     for (const Binding& binding : bindings) {
@@ -480,18 +777,20 @@ nlohmann::json Expression::run(const nlohmann::json& input, Bindings bindings, d
         break;
       }
     }
-    arguments.reset(jv_array_append(arguments.release(), value));
+    values.reset(jv_array_append(values.release(), value));
   }
+  arguments.reset(jv_array_append(arguments.release(), values.release()));
   check_budget();
 
-  std::lock_guard lock(mutex_);
-  jq_start(impl_->jq, arguments.release(), 0);
-  const bool attached = scope.attach(impl_->jq);
-  OwnedJv result(attached ? jq_next(impl_->jq) : jv_invalid());
+  std::lock_guard lock(program_->mutex);
+  jq_state* jq = program_->jq;
+  jq_start(jq, arguments.release(), 0);
+  const bool attached = scope.attach(jq);
+  OwnedJv result(attached ? jq_next(jq) : jv_invalid());
   if (attached) scope.detach();
   // Restart on null so the state does not keep the last input alive until the next evaluation; this
   // also clears a halt.
-  jq_start(impl_->jq, jv_null(), 0);
+  jq_start(jq, jv_null(), 0);
   check_budget();
   if (jv_is_valid(result.get())) return from_jv(result.get(), 1);
   if (!jv_invalid_has_msg(jv_copy(result.get()))) return nullptr;  // the program produced no output
@@ -529,30 +828,62 @@ std::optional<std::string_view> unwrap_expression(std::string_view text) {
 
 namespace {
 
-// Adds a slot for every expression string in `value`, depth first; `pointer` locates `value`.
+// Adds every expression string in `value` to `batch`, depth first; `pointer` locates `value`.
 void collect_slots(const json& value, const json::json_pointer& pointer,
-                   const std::vector<std::string>& variables,
+                   const std::vector<std::string>& variables, ExpressionBatch& batch,
+                   const ValueTemplate::ErrorHandler& on_error,
                    std::vector<std::pair<json::json_pointer, ExpressionPtr>>& slots) {
   if (value.is_string()) {
     const auto source = unwrap_expression(value.get_ref<const std::string&>());
     if (!source) return;
-    try {
-      slots.emplace_back(pointer, Expression::compile(*source, variables));
-    } catch (const ExpressionError& error) {
-      throw ValueTemplate::CompileError{pointer.to_string(), error.what()};
-    }
+    ExpressionPtr expression =
+        batch.add(*source, variables, [on_error, at = pointer.to_string()](const std::string& message) {
+          on_error(ValueTemplate::CompileError{at, message});
+        });
+    if (expression != nullptr) slots.emplace_back(pointer, std::move(expression));
   } else if (value.is_array()) {
-    for (std::size_t i = 0; i < value.size(); ++i) collect_slots(value[i], pointer / i, variables, slots);
+    for (std::size_t i = 0; i < value.size(); ++i) {
+      collect_slots(value[i], pointer / i, variables, batch, on_error, slots);
+    }
   } else if (value.is_object()) {
-    for (const auto& [key, element] : value.items()) collect_slots(element, pointer / key, variables, slots);
+    for (const auto& [key, element] : value.items()) {
+      collect_slots(element, pointer / key, variables, batch, on_error, slots);
+    }
   }
+}
+
+// Compiles a template in a batch of its own; throws the first failure, in document order.
+template <typename CompileInto>
+ValueTemplate compile_now(const CompileInto& compile_into) {
+  ExpressionBatch batch;
+  std::optional<ValueTemplate::CompileError> first;
+  ValueTemplate result = compile_into(batch, [&first](const ValueTemplate::CompileError& error) {
+    if (!first) first = error;
+  });
+  batch.compile();
+  if (first) throw *first;
+  return result;
 }
 
 }  // namespace
 
 ValueTemplate ValueTemplate::compile(const nlohmann::json& value, const std::vector<std::string>& variables) {
+  return compile_now([&](ExpressionBatch& batch, const ErrorHandler& on_error) {
+    return compile(value, variables, batch, on_error);
+  });
+}
+
+ValueTemplate ValueTemplate::compile_expression(const nlohmann::json& value,
+                                                const std::vector<std::string>& variables) {
+  return compile_now([&](ExpressionBatch& batch, const ErrorHandler& on_error) {
+    return compile_expression(value, variables, batch, on_error);
+  });
+}
+
+ValueTemplate ValueTemplate::compile(const nlohmann::json& value, const std::vector<std::string>& variables,
+                                     ExpressionBatch& batch, const ErrorHandler& on_error) {
   std::vector<std::pair<json::json_pointer, ExpressionPtr>> slots;
-  collect_slots(value, json::json_pointer(), variables, slots);
+  collect_slots(value, json::json_pointer(), variables, batch, on_error, slots);
   ValueTemplate result;
   result.raw_ = value;
   for (auto& [pointer, expression] : slots) result.expressions_.push_back({pointer, std::move(expression)});
@@ -560,17 +891,17 @@ ValueTemplate ValueTemplate::compile(const nlohmann::json& value, const std::vec
 }
 
 ValueTemplate ValueTemplate::compile_expression(const nlohmann::json& value,
-                                                const std::vector<std::string>& variables) {
+                                                const std::vector<std::string>& variables,
+                                                ExpressionBatch& batch, const ErrorHandler& on_error) {
   ValueTemplate result;
   result.raw_ = value;
   if (!value.is_string()) return result;
   const std::string& text = value.get_ref<const std::string&>();
   const std::string_view source = unwrap_expression(text).value_or(std::string_view(text));
-  try {
-    result.expressions_.push_back({json::json_pointer(), Expression::compile(source, variables)});
-  } catch (const ExpressionError& error) {
-    throw CompileError{"", error.what()};
-  }
+  ExpressionPtr expression = batch.add(source, variables, [on_error](const std::string& message) {
+    on_error(CompileError{"", message});
+  });
+  if (expression != nullptr) result.expressions_.push_back({json::json_pointer(), std::move(expression)});
   return result;
 }
 

@@ -15,8 +15,11 @@ using flightplan::engine::Binding;
 using flightplan::engine::ErrorCategory;
 using flightplan::engine::WorkflowError;
 namespace error_types = flightplan::engine::error_types;
+using flightplan::engine::EvaluationBudget;
 using flightplan::engine::Expression;
+using flightplan::engine::ExpressionBatch;
 using flightplan::engine::ExpressionError;
+using flightplan::engine::ExpressionPtr;
 using flightplan::engine::unwrap_expression;
 using flightplan::engine::ValueTemplate;
 using nlohmann::json;
@@ -365,6 +368,206 @@ BOOST_AUTO_TEST_CASE(one_expression_serves_concurrent_callers) {
   }
   for (auto& thread : threads) thread.join();
   BOOST_TEST(mismatch_count.load() == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ExpressionBatch: many expressions in one jq program, each behaving as if compiled alone.
+BOOST_AUTO_TEST_SUITE(batches)
+
+namespace {
+
+// A batch and what its handlers received, by the order of add().
+struct RecordingBatch {
+  ExpressionBatch batch;
+  std::vector<std::pair<std::size_t, std::string>> errors;
+
+  ExpressionPtr add(std::string_view source, const std::vector<std::string>& variables = standard_names) {
+    const std::size_t index = added++;
+    return batch.add(source, variables,
+                     [this, index](const std::string& message) { errors.emplace_back(index, message); });
+  }
+  std::size_t added = 0;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(each_expression_of_a_batch_evaluates_as_alone) {
+  const std::vector<std::string> sources = {
+      ".a + 1",
+      "[$input.a, $task.b, .c]",
+      "\"drone \\(.a) for \\($input.a) (a paren: ))\"",
+      "def twice(f): f | f; .a | twice(. * 2)  # a comment with ) and \"",
+      "[.[]?] | length",
+      "$__loc__",
+      "1) | (2",
+      ".a + 1",  // a duplicate
+      "{k: \"k\", v: .c}",
+      "if .c then \"yes\" else empty end",
+      "reduce range(5) as $i (0; . + $i)",
+      ".a as $task | $task",  // a variable the source binds itself
+  };
+  RecordingBatch batch;
+  std::vector<ExpressionPtr> expressions;
+  for (const std::string& source : sources) expressions.push_back(batch.add(source));
+  batch.batch.compile();
+  BOOST_TEST(batch.errors.empty());
+  const json input = {{"a", 1}};
+  const json task = {{"b", "two"}};
+  const Binding bindings[] = {{"task", &task}, {"input", &input}};
+  for (const json& value : {json{{"a", 3}, {"c", true}}, json{{"a", -1}, {"c", false}}}) {
+    for (std::size_t i = 0; i < sources.size(); ++i) {
+      const json alone = Expression::compile(sources[i], standard_names)->evaluate(value, bindings);
+      BOOST_TEST(expressions[i]->evaluate(value, bindings) == alone, sources[i]);
+      BOOST_TEST(expressions[i]->source() == sources[i]);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_failing_expression_gets_the_message_it_gets_alone) {
+  const std::vector<std::string> sources = {".a",
+                                            ".items | map(.price | add",
+                                            ".b",
+                                            "$item.ready",
+                                            "nosuchfunction(1)",
+                                            "",
+                                            "__fp_in",
+                                            "1 +\n  | 2",
+                                            ".c"};
+  RecordingBatch batch;
+  std::vector<ExpressionPtr> expressions;
+  for (const std::string& source : sources) expressions.push_back(batch.add(source));
+  batch.batch.compile();
+  std::vector<std::pair<std::size_t, std::string>> expected;
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    try {
+      Expression::compile(sources[i], standard_names);
+    } catch (const ExpressionError& error) {
+      expected.emplace_back(i, error.what());
+    }
+  }
+  BOOST_TEST_REQUIRE(expected.size() == 6u);
+  BOOST_TEST(batch.errors == expected);   // every failure, in the order of add()
+  BOOST_TEST(expressions[5] == nullptr);  // refused before jq saw it
+  const json input = {{"a", 1}, {"b", 2}, {"c", 3}};
+  BOOST_TEST(expressions[0]->evaluate(input, {}) == json(1));
+  BOOST_TEST(expressions[2]->evaluate(input, {}) == json(2));
+  BOOST_TEST(expressions[8]->evaluate(input, {}) == json(3));
+}
+
+BOOST_AUTO_TEST_CASE(variables_stay_in_the_scope_of_their_expression) {
+  RecordingBatch batch;
+  const auto in_loop = batch.add("[$item, $index]", {"item", "index"});
+  const auto outside = batch.add("$item.ready");
+  const auto shadowing = batch.add("$input");
+  batch.batch.compile();
+  BOOST_TEST_REQUIRE(batch.errors.size() == 1u);
+  BOOST_TEST(batch.errors[0].first == 1u);
+  BOOST_TEST(contains(batch.errors[0].second, "$item is not defined"));
+  const json item = "x";
+  const json index = 4;
+  const Binding bindings[] = {{"item", &item}, {"index", &index}, {"input", &index}};
+  BOOST_TEST(in_loop->evaluate(nullptr, bindings) == json::parse(R"(["x", 4])"));
+  BOOST_TEST(shadowing->evaluate(nullptr, bindings) == json(4));
+}
+
+BOOST_AUTO_TEST_CASE(closing_a_parenthesis_reaches_no_other_expression) {
+  // Sources that could reach out of their parentheses are compiled alone.
+  RecordingBatch batch;
+  const auto first = batch.add(".a");
+  const auto reaching = batch.add(".a); (.b");
+  const auto unbalanced = batch.add("1) | (2");
+  const auto string = batch.add("\"1) | (2\"");
+  const auto last = batch.add(".b");
+  batch.batch.compile();
+  BOOST_TEST(batch.errors.size() == 1u);  // `.a); (.b` does not compile alone either
+  BOOST_TEST(batch.errors.at(0).second == compile_error(".a); (.b"));
+  BOOST_TEST(reaching != nullptr);  // refused by jq, not before
+  const json input = {{"a", 1}, {"b", 2}};
+  BOOST_TEST(first->evaluate(input, {}) == json(1));
+  BOOST_TEST(unbalanced->evaluate(input, {}) == json(2));
+  BOOST_TEST(string->evaluate(input, {}) == json("1) | (2"));
+  BOOST_TEST(last->evaluate(input, {}) == json(2));
+
+  // Among the closure arguments of a shared program, this one would swallow the next expression and
+  // compile, where alone it does not.
+  RecordingBatch swallowing;
+  swallowing.add("1)); def f: ((2");
+  const auto swallowed = swallowing.add("10");
+  swallowing.add("20");
+  swallowing.batch.compile();
+  BOOST_TEST_REQUIRE(swallowing.errors.size() == 1u);
+  BOOST_TEST(swallowing.errors[0].first == 0u);
+  BOOST_TEST(swallowing.errors[0].second == compile_error("1)); def f: ((2"));
+  BOOST_TEST(swallowed->evaluate(nullptr, {}) == json(10));
+}
+
+BOOST_AUTO_TEST_CASE(many_expressions_span_several_programs) {
+  const std::size_t count = 2 * ExpressionBatch::expressions_per_program_max + 17;
+  RecordingBatch batch;
+  std::vector<ExpressionPtr> expressions;
+  for (std::size_t i = 0; i < count; ++i) expressions.push_back(batch.add(". + " + std::to_string(i)));
+  batch.batch.compile();
+  BOOST_TEST(batch.errors.empty());
+  for (std::size_t i = 0; i < count; ++i) BOOST_TEST(expressions[i]->evaluate(1000, {}) == json(1000 + i));
+}
+
+BOOST_AUTO_TEST_CASE(a_stopped_evaluation_leaves_the_shared_program_usable) {
+  RecordingBatch batch;
+  const auto runaway = batch.add("[range(1e9)]");
+  const auto ordinary = batch.add(". + 1");
+  batch.batch.compile();
+  const EvaluationBudget small{std::size_t{1} << 20, nullptr};
+  BOOST_TEST(contains(error_message([&] { runaway->evaluate(nullptr, {}, small); }),
+                      "jq expression `[range(1e9)]` exceeded its memory budget of 1 MiB"));
+  BOOST_TEST(ordinary->evaluate(1, {}) == json(2));
+  flightplan::engine::EvaluationControl control;
+  control.interrupt();
+  const EvaluationBudget interrupted{small.memory_bytes_max, &control};
+  BOOST_TEST(error_message([&] { ordinary->evaluate(1, {}, interrupted); }) ==
+             "jq expression `. + 1` was interrupted");
+  BOOST_TEST(ordinary->evaluate(1, {}) == json(2));
+}
+
+BOOST_AUTO_TEST_CASE(the_expressions_of_one_program_serve_concurrent_callers) {
+  // They share one jq_state: the program's lock serialises them.
+  RecordingBatch batch;
+  std::vector<ExpressionPtr> expressions;
+  for (int t = 0; t < 4; ++t) expressions.push_back(batch.add("{k: \"k" + std::to_string(t) + "\", v: .}"));
+  batch.batch.compile();
+  std::atomic<int> mismatch_count = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 2000; ++i) {
+        const json expected = {{"k", "k" + std::to_string(t)}, {"v", i}};
+        if (expressions[t]->evaluate(i, {}) != expected) ++mismatch_count;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  BOOST_TEST(mismatch_count.load() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_template_in_a_batch_reports_every_failing_string) {
+  ExpressionBatch batch;
+  std::vector<ValueTemplate::CompileError> errors;
+  const json raw = {{"a", "${ .x }"}, {"b", {"${ .y | }", "${ $nope }"}}, {"c", "${ .z }"}};
+  const ValueTemplate value_template = ValueTemplate::compile(
+      raw, standard_names, batch,
+      [&errors](const ValueTemplate::CompileError& error) { errors.push_back(error); });
+  batch.compile();
+  BOOST_TEST(!value_template.is_constant());
+  BOOST_TEST_REQUIRE(errors.size() == 2u);
+  BOOST_TEST(errors[0].pointer == "/b/0");
+  BOOST_TEST(errors[0].message == compile_error(".y |"));
+  BOOST_TEST(errors[1].pointer == "/b/1");
+  BOOST_TEST(errors[1].message == compile_error("$nope"));
+  ExpressionBatch good_batch;
+  const ValueTemplate good = ValueTemplate::compile(json{{"a", "${ .x }"}, {"c", "${ .z }"}}, standard_names,
+                                                    good_batch, [](const ValueTemplate::CompileError&) {});
+  good_batch.compile();
+  BOOST_TEST(good.render(json{{"x", 1}, {"z", 2}}, {}) == json::parse(R"({"a": 1, "c": 2})"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
