@@ -22,6 +22,8 @@ Compiler::Compiler(const SourceDocument& document, const CompileOptions& options
 DefinitionPtr Compiler::compile() {
   auto definition = std::make_shared<Definition>();
   compile_root(document_.root, *definition);
+  // All of the definition's expressions in one go: jq parses its builtin library once (ExpressionBatch).
+  expressions_.compile();
   if (!diagnostics_.empty()) {
     // Document order: a reader fixes problems top to bottom. Unknown positions go last.
     const auto order = [](const Diagnostic& d) {

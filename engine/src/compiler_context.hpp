@@ -5,7 +5,9 @@
 //
 // Error policy: every check reports a Diagnostic and carries on, so that one run lists every problem
 // of a document. A construct that fails leaves default values behind; that is harmless because any
-// diagnostic makes compile_definition() throw, so a partly built Definition never escapes.
+// diagnostic makes compile_definition() throw, so a partly built Definition never escapes. jq reports
+// on expressions only at the end, when the definition's ExpressionBatch compiles: until then a
+// construct holds its expressions as if they compiled, so a failing one causes no second diagnostic.
 #include "flightplan/engine/compiler.hpp"
 #include "flightplan/engine/definition.hpp"
 
@@ -124,6 +126,9 @@ class Compiler {
   std::string identifier(const json& object, std::string_view key, const Where& at, std::string fallback);
   bool check_expression_size(std::string_view text, const Where& at);
   bool check_template_sizes(const json& value, const Where& at);
+  // Report the expressions that do not compile when expressions_ compiles.
+  ExpressionBatch::ErrorHandler expression_errors(const Where& at);
+  ValueTemplate::ErrorHandler template_errors(const Where& at);
   ExpressionPtr expression(const json& value, const Where& at, const Scope& scope);
   std::optional<ValueTemplate> value_template(const json& value, const Where& at, const Scope& scope);
   std::optional<ValueTemplate> template_or_expression(const json& value, const Where& at, const Scope& scope);
@@ -149,6 +154,8 @@ class Compiler {
   const SourceDocument& document_;
   const CompileOptions& options_;
   std::vector<Diagnostic> diagnostics_;
+  // Every expression of the definition, compiled together once the document is walked (compile()).
+  ExpressionBatch expressions_;
   std::vector<std::shared_ptr<Task>> tasks_;  // every task by id
   bool tasks_max_reported_ = false;
   Scope root_scope_;

@@ -255,9 +255,26 @@ bool Compiler::check_template_sizes(const json& value, const Where& at) {
   return ok;
 }
 
+// Expressions go into the definition's batch, compiled at the end (Compiler::compile); the
+// handlers report the ones that do not compile then. The messages already read
+// "invalid jq expression `...`: <jq's reason>".
+ExpressionBatch::ErrorHandler Compiler::expression_errors(const Where& at) {
+  return [this, pointer = at.pointer, label = at.label()](const std::string& message) {
+    report(pointer, message + " (in " + label + ")");
+  };
+}
+
+ValueTemplate::ErrorHandler Compiler::template_errors(const Where& at) {
+  return [this, pointer = at.pointer, label = at.label()](const ValueTemplate::CompileError& error) {
+    report(pointer + error.pointer, error.message + " (in " + label + ")");
+  };
+}
+
 ExpressionPtr Compiler::expression(const json& value, const Where& at, const Scope& scope) {
   // A boolean is accepted where a condition is expected (`if: false`), as the constant program.
-  if (value.is_boolean()) return Expression::compile(value.get<bool>() ? "true" : "false", scope.variables);
+  if (value.is_boolean()) {
+    return expressions_.add(value.get<bool>() ? "true" : "false", scope.variables, expression_errors(at));
+  }
   if (!value.is_string()) {
     report(at.pointer,
            "expected a string (a jq expression) for " + at.label() + ", got " + describe_kind(value));
@@ -266,26 +283,13 @@ ExpressionPtr Compiler::expression(const json& value, const Where& at, const Sco
   const std::string& text = value.get_ref<const std::string&>();
   if (!check_expression_size(text, at)) return nullptr;
   const std::string_view program = unwrap_expression(text).value_or(std::string_view(text));
-  try {
-    return Expression::compile(program, scope.variables);
-  } catch (const ExpressionError& error) {
-    // The message already reads "invalid jq expression `...`: <jq's reason>".
-    report(at.pointer, std::string(error.what()) + " (in " + at.label() + ")");
-    return nullptr;
-  }
+  return expressions_.add(program, scope.variables, expression_errors(at));
 }
 
 std::optional<ValueTemplate> Compiler::value_template(const json& value, const Where& at,
                                                       const Scope& scope) {
   if (!check_template_sizes(value, at)) return std::nullopt;
-  try {
-    return ValueTemplate::compile(value, scope.variables);
-  } catch (const ValueTemplate::CompileError& error) {
-    report(at.pointer + error.pointer, error.message + " (in " + at.label() + ")");
-  } catch (const ExpressionError& error) {
-    report(at.pointer, std::string(error.what()) + " (in " + at.label() + ")");
-  }
-  return std::nullopt;
+  return ValueTemplate::compile(value, scope.variables, expressions_, template_errors(at));
 }
 
 std::optional<ValueTemplate> Compiler::template_or_expression(const json& value, const Where& at,
@@ -297,14 +301,7 @@ std::optional<ValueTemplate> Compiler::template_or_expression(const json& value,
     return std::nullopt;
   }
   if (!check_expression_size(value.get_ref<const std::string&>(), at)) return std::nullopt;
-  try {
-    return ValueTemplate::compile_expression(value, scope.variables);
-  } catch (const ValueTemplate::CompileError& error) {
-    report(at.pointer, error.message + " (in " + at.label() + ")");
-  } catch (const ExpressionError& error) {
-    report(at.pointer, std::string(error.what()) + " (in " + at.label() + ")");
-  }
-  return std::nullopt;
+  return ValueTemplate::compile_expression(value, scope.variables, expressions_, template_errors(at));
 }
 
 std::optional<ValueTemplate> Compiler::transform(const json& value, const Where& at, const Scope& scope,

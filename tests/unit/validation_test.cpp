@@ -3,6 +3,7 @@
 
 #include "flightplan/engine/compiler.hpp"
 #include "flightplan/engine/definition.hpp"
+#include "flightplan/engine/expression.hpp"
 #include "flightplan/yaml/yaml_loader.hpp"
 
 #include <algorithm>
@@ -222,6 +223,42 @@ BOOST_AUTO_TEST_CASE(every_problem_of_a_document_is_reported_in_document_order) 
   BOOST_TEST(diagnostics[3].position.line == 14);
   BOOST_TEST(diagnostics[3].message == "duplicate task name 'a' in /do (first at line 7)");
   BOOST_TEST(diagnostics[3].to_string() == "inline.yaml:14:5: " + diagnostics[3].message);
+}
+
+BOOST_AUTO_TEST_CASE(every_expression_that_does_not_compile_is_reported_where_it_is) {
+  // The expressions of a definition compile together once the document is walked: each failing one
+  // is reported with the message it gets alone, and what refers to it (the timeout) reports nothing.
+  const std::string text = header +
+                           "use:\n"
+                           "  timeouts:\n"
+                           "    slow:\n"
+                           "      after: '${ .minutes | }'\n"  // line 9
+                           "do:\n"
+                           "  - a:\n"
+                           "      timeout: slow\n"
+                           "      set:\n"
+                           "        ok: ${ .x }\n"
+                           "        bad: ${ $item }\n"  // line 15
+                           "  - b:\n"
+                           "      if: ${ .y }\n"
+                           "      set: {}\n";
+  const std::vector<std::string> variables(std::begin(fe::standard_variables),
+                                           std::end(fe::standard_variables));
+  const auto message_alone = [&](std::string_view source) {
+    try {
+      fe::Expression::compile(source, variables);
+    } catch (const fe::ExpressionError& error) {
+      return std::string(error.what());
+    }
+    return std::string("compiled");
+  };
+  const auto diagnostics = diagnostics_of([&] { compile_text(text); });
+  BOOST_TEST_REQUIRE(diagnostics.size() == 2u);
+  BOOST_TEST(diagnostics[0].position.line == 9);
+  BOOST_TEST(diagnostics[0].message == message_alone(".minutes |") + " (in 'use.timeouts.slow.after')");
+  BOOST_TEST(diagnostics[1].position.line == 15);
+  BOOST_TEST(diagnostics[1].pointer == "/do/0/a/set/bad");
+  BOOST_TEST(diagnostics[1].message == message_alone("$item") + " (in 'set' in task 'a')");
 }
 
 BOOST_AUTO_TEST_CASE(every_valid_document_compiles) {
