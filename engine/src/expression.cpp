@@ -3,14 +3,15 @@
 // Programs: every jq_compile parses jq's builtin library and binds it to the program, about 175 M
 // instructions (25 ms), so a program per expression made loading a definition cost that much per
 // expression. ExpressionBatch compiles many expressions (a definition's) into one program of the shape
-//   <sandbox prelude> . as [$__fp_which, $__fp_in, $ENV, $__fp_bytes_max, $__fp_vars] | <budget prelude>
-//   def __fp_pick($d; f0; f1; f2): if $d < 1 then f0 else if $d < 2 then f1 else f2 end end;
-//   $__fp_in | __fp_pick($__fp_which[0]; (\n<source 0>\n); ($__fp_vars as [$v1] | (\n<source 1>\n)); ...)
-// started with [[digits of the expression's index], input, null, memory budget, [value of $v1, ...]].
-// A program of one expression is `<preludes> $__fp_vars as [$v1] | $__fp_in | (\n<source>\n)`, as each
-// expression's program was before batches (program_text says why each piece is there). An expression
-// that could reach out of its parentheses, mentions `$__loc__`, or does not compile, gets a program of
-// its own, so its messages and results are exactly those of a program of its own.
+//   <sandbox prelude> . as [$__fp_in, $ENV, $__fp_bytes_max] | <budget prelude>
+//   if .[3] then (if .[4] then (def __fp_e: .[5] as $v1 | $__fp_in | (\n<source 0>\n); __fp_e) else
+//   ... end) else ... end
+// (a balanced tree of `if`s, here two deep) started with [input, null, memory budget, true, true,
+// value of $v1] to run expression 0. A program of one expression is
+// `<sandbox prelude> . as [$__fp_in, $ENV, $__fp_bytes_max, $v1] | <budget prelude> $__fp_in |
+// (\n<source>\n)`, as every expression's program was before batches (program_text says why each piece is
+// there). An expression that could reach out of its parentheses, mentions `$__loc__`, or does not compile,
+// gets a program of its own, so its messages and results are exactly those of a program of its own.
 //
 // Budgets: jq_budget.hpp counts libjq's memory and stops runaway programs; the budget prelude guards
 // the few builtins that could outgrow the budget inside one call, where that cannot stop them.
@@ -351,10 +352,11 @@ bool mentions_variable(std::string_view source, std::string_view name) {
 
 namespace detail {
 
-// How a program reaches one of its parts (pick_shape).
-struct PickShape {
-  std::size_t arity = 1;
-  std::size_t levels = 0;
+// Where a program's parts are: a balanced binary tree of `if`s over `part_count` parts, `depth` deep
+// (program_text). A program of one part has depth 0.
+struct ProgramShape {
+  std::size_t part_count = 1;
+  std::size_t depth = 0;
 };
 
 // One compiled libjq program. libjq state is not re-entrant, and results may share the program's
@@ -363,7 +365,7 @@ struct PickShape {
 // orchestrator evaluates on one thread, where that costs nothing.
 struct JqProgram {
   jq_state* jq = nullptr;
-  PickShape shape;
+  ProgramShape shape;
   std::mutex mutex;
 
   JqProgram() = default;
@@ -445,7 +447,7 @@ std::string refusal(std::string_view source, const std::vector<std::string>& var
     return "invalid jq expression " + quoted + ": it contains a NUL character";
   }
   // The sandbox's own definitions (the unguarded builtins among them) are named __fp_...: a program
-  // that could call them would get around its budget (or reach __fp_pick and the other expressions).
+  // that could call them would get around its budget (or call __fp_e, another expression's function).
   if (source.find("__fp_") != std::string_view::npos) {
     return "invalid jq expression " + quoted + ": names starting with __fp_ are reserved";
   }
@@ -516,104 +518,80 @@ struct ProgramPart {
   const std::vector<std::string>* variables;  // the variables it binds
 };
 
-// Parts bound per pick: 256 parts take two levels of 16.
-constexpr std::size_t pick_arity_max = 16;
-
-// How a program of several parts reaches part i: a tree of __fp_pick calls `levels` deep, each choosing
-// among `arity` closures by one digit of i in base `arity` (level 0 holds the least significant one).
-// A program of one part has no tree (levels 0).
-detail::PickShape pick_shape(std::size_t part_count) {
-  detail::PickShape shape;
-  if (part_count <= 1) return shape;
-  std::size_t capacity = 1;
-  while (capacity < part_count) {
-    capacity *= pick_arity_max;
-    ++shape.levels;
-  }
-  // The smallest arity that still reaches every part: fewer conditions in __fp_pick.
-  shape.arity = 2;
-  const auto reach = [&shape] {
-    std::size_t count = 1;
-    for (std::size_t level = 0; level < shape.levels; ++level) count *= shape.arity;
-    return count;
-  };
-  while (reach() < part_count) ++shape.arity;
+// The depth of the tree of `if`s that reaches each of `part_count` parts.
+detail::ProgramShape program_shape(std::size_t part_count) {
+  detail::ProgramShape shape{part_count, 0};
+  while ((std::size_t{1} << shape.depth) < part_count) ++shape.depth;
   return shape;
 }
 
-// Appends `if $d < ... then f<first> else ... end` choosing among f<first> ... f<last - 1>.
-void append_pick_conditions(std::string& text, std::size_t first, std::size_t last) {
+// Appends the tree that runs part `first` ... `last - 1`: at depth d, `.[3 + d]` is true for the first
+// half (branch_path gives the booleans for a part).
+void append_branches(std::string& text, std::span<const std::string> leaves, std::size_t first,
+                     std::size_t last, std::size_t depth) {
   if (last - first == 1) {
-    text += "f" + std::to_string(first);
+    text += leaves[first];
     return;
   }
   const std::size_t middle = first + (last - first) / 2;
-  text += "if $d < " + std::to_string(middle) + " then ";
-  append_pick_conditions(text, first, middle);
+  text += "if .[" + std::to_string(3 + depth) + "] then ";
+  append_branches(text, leaves, first, middle, depth + 1);
   text += " else ";
-  append_pick_conditions(text, middle, last);
+  append_branches(text, leaves, middle, last, depth + 1);
   text += " end";
 }
 
-// The text of a program holding `parts`. The program is started with the array
-//   [digits of the part to run (pick_shape), input, null, memory budget, [values of the part's variables]]
-// and destructures it once; each part then destructures its own variables, so it can refer to those
-// and no others (and the values of the others are never converted). Binding by destructuring lets one
-// compiled program serve every evaluation (jq_compile_args would bake values into the bytecode), and
-// binding `$ENV` to null hides the process environment. The budget prelude sits inside the binding
-// because its guards read $__fp_bytes_max.
-//
-// One part follows the preludes directly: its source starts on the same line, and is followed by the
-// same text, as when each expression had a program of its own, so jq's messages and `$__loc__` are
-// unchanged. Several parts are the closure arguments of __fp_pick calls. A closure gets bytecode of
-// its own (libjq 1.6 keeps jump offsets in 16 bits, which one body holding every part could overflow),
-// and jq_compile's cost grows with the size of the program, which this shape keeps to a few
-// instructions per part beyond its source (a tree of `if`s, one per part, cost about four times that).
-std::string program_text(std::span<const ProgramPart> parts, const detail::PickShape& shape) {
-  assert(!parts.empty());
-  std::string text = std::string(sandbox_prelude) +
-                     ". as [$__fp_which, $__fp_in, $ENV, $__fp_bytes_max, $__fp_vars] |" +
-                     std::string(budget_prelude);
-  const auto body = [](const ProgramPart& part, std::string_view input) {
-    std::string result;
-    if (!part.variables->empty()) {
-      result += "$__fp_vars as [";
-      for (std::size_t i = 0; i < part.variables->size(); ++i) {
-        result += (i == 0 ? "$" : ", $") + (*part.variables)[i];
-      }
-      result += "] | ";
-    }
-    return result + std::string(input) + "(\n" + std::string(part.source) + "\n)";
-  };
-  if (parts.size() == 1) return text + body(parts.front(), "$__fp_in | ");
-
-  text += "def __fp_pick($d";
-  for (std::size_t i = 0; i < shape.arity; ++i) text += "; f" + std::to_string(i);
-  text += "): ";
-  append_pick_conditions(text, 0, shape.arity);
-  text += ";\n";
-  // Built from the leaves up: node j of a level stands for the parts whose higher digits are j.
-  std::vector<std::string> nodes;
-  nodes.reserve(parts.size());
-  for (const ProgramPart& part : parts) nodes.push_back("(" + body(part, "") + ")");
-  for (std::size_t level = 0; level < shape.levels; ++level) {
-    std::vector<std::string> parents;
-    for (std::size_t first = 0; first < nodes.size(); first += shape.arity) {
-      const std::size_t count = std::min(shape.arity, nodes.size() - first);
-      if (count == 1) {  // only digit 0 reaches it
-        parents.push_back(std::move(nodes[first]));
-        continue;
-      }
-      std::string call = "__fp_pick($__fp_which[" + std::to_string(level) + "]";
-      for (std::size_t i = 0; i < shape.arity; ++i) {
-        call += "; " + (i < count ? nodes[first + i] : std::string("empty"));
-      }
-      parents.push_back(call + ")");
-    }
-    nodes = std::move(parents);
+// The booleans that lead append_branches' tree to part `index`, padded with false to the tree's depth.
+std::vector<bool> branch_path(const detail::ProgramShape& shape, std::size_t index) {
+  std::vector<bool> path;
+  path.reserve(shape.depth);
+  for (std::size_t first = 0, last = shape.part_count; last - first > 1;) {
+    const std::size_t middle = first + (last - first) / 2;
+    path.push_back(index < middle);
+    (index < middle ? last : first) = middle;
   }
-  assert(nodes.size() == 1);
-  return text + "$__fp_in | " + nodes.front();
+  path.resize(shape.depth, false);
+  return path;
+}
+
+// The text of a program holding `parts`, started with the array
+//   [input, null, memory budget, <shape.depth booleans: branch_path>, values of the part's variables]
+// Binding by destructuring and indexing lets one compiled program serve every evaluation
+// (jq_compile_args would bake values into the bytecode), and binding `$ENV` to null hides the process
+// environment. The budget prelude sits inside the binding because its guards read $__fp_bytes_max.
+//
+// A program of one part is exactly what each expression's program was before batches:
+//   <sandbox prelude> . as [$__fp_in, $ENV, $__fp_bytes_max, $v1, $v2] | <budget prelude> $__fp_in |
+//   (\n<source>\n)
+// so its messages and `$__loc__` are unchanged, and it costs nothing more to evaluate. Several parts
+//   <sandbox prelude> . as [$__fp_in, $ENV, $__fp_bytes_max] | <budget prelude>
+//   if .[3] then (def __fp_e: .[5] as $v1 | $__fp_in | (\n<source 0>\n); __fp_e) else ... end
+// are the leaves of a balanced tree of `if`s, each a function: it gets bytecode and a frame of its own
+// (libjq 1.6 keeps jump offsets in 16 bits, which one body holding every part could overflow, and
+// would set up every part's variables on every evaluation), and binds only the variables it mentions,
+// so it cannot refer to another's and the values of the others are never converted. The tree costs
+// about 1,700 instructions per level at each evaluation; a tree of calls with closure arguments
+// (fewer levels) was cheaper to compile but cost twice that to evaluate.
+std::string program_text(std::span<const ProgramPart> parts, const detail::ProgramShape& shape) {
+  assert(!parts.empty() && parts.size() == shape.part_count);
+  std::string text = std::string(sandbox_prelude) + ". as [$__fp_in, $ENV, $__fp_bytes_max";
+  if (parts.size() == 1) {
+    for (const std::string& name : *parts.front().variables) text += ", $" + name;
+    return text + "] |" + std::string(budget_prelude) + "$__fp_in | (\n" + std::string(parts.front().source) +
+           "\n)";
+  }
+  text += "] |" + std::string(budget_prelude);
+  std::vector<std::string> leaves;
+  leaves.reserve(parts.size());
+  for (const ProgramPart& part : parts) {
+    std::string leaf = "(def __fp_e: ";
+    for (std::size_t i = 0; i < part.variables->size(); ++i) {
+      leaf += ".[" + std::to_string(3 + shape.depth + i) + "] as $" + (*part.variables)[i] + " | ";
+    }
+    leaves.push_back(leaf + "$__fp_in | (\n" + std::string(part.source) + "\n); __fp_e)");
+  }
+  append_branches(text, leaves, 0, leaves.size(), 0);
+  return text;
 }
 
 // Compiles `text`; returns nullptr, with jq's diagnostics in `messages`, when it does not compile.
@@ -700,7 +678,7 @@ void ExpressionBatch::compile() {
 void ExpressionBatch::compile_alone(Part& part) {
   const Expression& expression = *part.expression;
   const ProgramPart program_part[] = {{expression.source_, &expression.variables_}};
-  const std::string text = program_text(program_part, detail::PickShape{});
+  const std::string text = program_text(program_part, program_shape(1));
   std::vector<std::string> messages;
   std::shared_ptr<detail::JqProgram> program = compile_program(text, messages);
   if (program != nullptr) {
@@ -722,7 +700,7 @@ bool ExpressionBatch::compile_together(std::span<Part* const> group) {
   std::vector<ProgramPart> parts;
   parts.reserve(group.size());
   for (const Part* part : group) parts.push_back({part->expression->source_, &part->expression->variables_});
-  const detail::PickShape shape = pick_shape(parts.size());
+  const detail::ProgramShape shape = program_shape(parts.size());
   std::vector<std::string> messages;
   std::shared_ptr<detail::JqProgram> program = compile_program(program_text(parts, shape), messages);
   if (program == nullptr) return false;
@@ -756,18 +734,12 @@ nlohmann::json Expression::run(const nlohmann::json& input, Bindings bindings, d
   // The arguments (see program_text) are fresh jq values shared with nothing, so they may be built
   // before locking. Everything that touches values owned by the jq_state (results may share the
   // program's constants, whose reference counts are not atomic) happens under the lock.
-  OwnedJv which(jv_array_sized(static_cast<int>(program_->shape.levels)));
-  for (std::size_t level = 0, rest = index_in_program_; level < program_->shape.levels; ++level) {
-    which.reset(
-        jv_array_append(which.release(), jv_number(static_cast<double>(rest % program_->shape.arity))));
-    rest /= program_->shape.arity;
-  }
-  OwnedJv arguments(jv_array_sized(5));
-  arguments.reset(jv_array_append(arguments.release(), which.release()));
+  const std::vector<bool> path = branch_path(program_->shape, index_in_program_);
+  OwnedJv arguments(jv_array_sized(static_cast<int>(3 + path.size() + variables_.size())));
   arguments.reset(jv_array_append(arguments.release(), to_jv(input, 1)));
   arguments.reset(jv_array_append(arguments.release(), jv_null()));
   arguments.reset(jv_array_append(arguments.release(), jv_number(static_cast<double>(scope.memory_bytes_max()))));
-  OwnedJv values(jv_array_sized(static_cast<int>(variables_.size())));
+  for (const bool branch : path) arguments.reset(jv_array_append(arguments.release(), jv_bool(branch)));
   for (const std::string& name : variables_) {
     jv value = jv_null();
     for (const Binding& binding : bindings) {
@@ -777,9 +749,8 @@ nlohmann::json Expression::run(const nlohmann::json& input, Bindings bindings, d
         break;
       }
     }
-    values.reset(jv_array_append(values.release(), value));
+    arguments.reset(jv_array_append(arguments.release(), value));
   }
-  arguments.reset(jv_array_append(arguments.release(), values.release()));
   check_budget();
 
   std::lock_guard lock(program_->mutex);

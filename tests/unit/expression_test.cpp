@@ -489,17 +489,19 @@ BOOST_AUTO_TEST_CASE(closing_a_parenthesis_reaches_no_other_expression) {
   BOOST_TEST(string->evaluate(input, {}) == json("1) | (2"));
   BOOST_TEST(last->evaluate(input, {}) == json(2));
 
-  // Among the closure arguments of a shared program, this one would swallow the next expression and
-  // compile, where alone it does not.
-  RecordingBatch swallowing;
-  swallowing.add("1)); def f: ((2");
-  const auto swallowed = swallowing.add("10");
-  swallowing.add("20");
-  swallowing.batch.compile();
-  BOOST_TEST_REQUIRE(swallowing.errors.size() == 1u);
-  BOOST_TEST(swallowing.errors[0].first == 0u);
-  BOOST_TEST(swallowing.errors[0].second == compile_error("1)); def f: ((2"));
-  BOOST_TEST(swallowed->evaluate(nullptr, {}) == json(10));
+  // Each of these would close its own parentheses early and compile in a shared program (with
+  // one program text or another), where alone it does not.
+  for (const std::string reaching_out : {"1); def f: (2", "1)); def f: ((2", "1))); def f: (((2"}) {
+    RecordingBatch shared;
+    shared.add(reaching_out);
+    const auto next = shared.add("10");
+    shared.add("20");
+    shared.batch.compile();
+    BOOST_TEST_REQUIRE(shared.errors.size() == 1u, reaching_out);
+    BOOST_TEST(shared.errors[0].first == 0u);
+    BOOST_TEST(shared.errors[0].second == compile_error(reaching_out));
+    BOOST_TEST(next->evaluate(nullptr, {}) == json(10));
+  }
 }
 
 BOOST_AUTO_TEST_CASE(many_expressions_span_several_programs) {
