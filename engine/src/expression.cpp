@@ -361,8 +361,10 @@ struct ProgramShape {
 
 // One compiled libjq program. libjq state is not re-entrant, and results may share the program's
 // constants, whose reference counts are not atomic: evaluations take `mutex`. The expressions of one
-// batch share a program, so evaluations of one definition's expressions run one at a time; the
-// orchestrator evaluates on one thread, where that costs nothing.
+// batch share a program, so evaluations of one definition's expressions run one at a time. An
+// orchestrator evaluates on one thread, where that costs nothing; with several orchestrator threads,
+// one may wait here for another's evaluation of the same definition, and the wait counts against its
+// step's time budget (a runaway expression can hold the lock for that budget).
 struct JqProgram {
   jq_state* jq = nullptr;
   ProgramShape shape;
@@ -386,7 +388,9 @@ namespace {
 // reach into the text around it (another expression's). A source that is not (most do not compile;
 // `1) | (2` does) gets a program of its own, as does one this check misjudges as not self-contained.
 bool is_self_contained(std::string_view source) {
-  std::vector<char> expected;  // what closes each open construct: ')', ']', '}', or '"' for a string
+  constexpr std::string_view openers = "\"([{";
+  constexpr std::string_view closers = "\")]}";  // closers[i] closes openers[i]
+  std::vector<char> expected;                    // what closes each open construct; '"' for a string
   for (std::size_t at = 0; at < source.size(); ++at) {
     const char c = source[at];
     if (!expected.empty() && expected.back() == '"') {
@@ -396,36 +400,16 @@ bool is_self_contained(std::string_view source) {
         if (++at == source.size()) return false;
         if (source[at] == '(') expected.push_back(')');  // an interpolation: code until its ')'
       }
-      continue;
-    }
-    switch (c) {
-      case '#': {  // a comment, to the end of the line (one ending in a backslash, which jq 1.7 continues:
-                   // no)
-        const std::size_t end = std::min(source.find_first_of("\r\n", at), source.size());
-        if (source[end - 1] == '\\') return false;
-        at = end;
-        break;
-      }
-      case '"':
-        expected.push_back('"');
-        break;
-      case '(':
-        expected.push_back(')');
-        break;
-      case '[':
-        expected.push_back(']');
-        break;
-      case '{':
-        expected.push_back('}');
-        break;
-      case ')':
-      case ']':
-      case '}':
-        if (expected.empty() || expected.back() != c) return false;
-        expected.pop_back();
-        break;
-      default:
-        break;
+    } else if (c == '#') {
+      // A comment runs to the end of the line. One ending in a backslash, which jq 1.7 continues on
+      // the next line, is refused.
+      at = std::min(source.find_first_of("\r\n", at), source.size());
+      if (source[at - 1] == '\\') return false;
+    } else if (const auto opener = openers.find(c); opener != std::string_view::npos) {
+      expected.push_back(closers[opener]);
+    } else if (closers.find(c) != std::string_view::npos) {
+      if (expected.empty() || expected.back() != c) return false;
+      expected.pop_back();
     }
   }
   return expected.empty();

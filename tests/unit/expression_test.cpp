@@ -406,6 +406,8 @@ BOOST_AUTO_TEST_CASE(each_expression_of_a_batch_evaluates_as_alone) {
       "if .c then \"yes\" else empty end",
       "reduce range(5) as $i (0; . + $i)",
       ".a as $task | $task",  // a variable the source binds itself
+      "\"a\\(\"b\\(.a)c)\")d # ) \\\" (\"",  // nested interpolation, escapes, a bracket in a string
+      "[.a, \"#)\"] # a string with # and )",
   };
   RecordingBatch batch;
   std::vector<ExpressionPtr> expressions;
